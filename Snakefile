@@ -1,0 +1,28 @@
+# locomimic: motion capture -> retargeted robot motions -> (later) demonstrations, BC, RL, evaluation.
+#
+#   snakemake --cores all                      run everything for config/config.yaml
+#   snakemake --cores all --configfile X.yaml  run another config
+#   snakemake -n                               show what would (re)run
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    robot="|".join(ROBOTS),
+    clip="|".join(CLIPS),
+
+
+include: "workflow/rules/retarget.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

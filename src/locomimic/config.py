@@ -1,0 +1,101 @@
+"""Loading and schema validation of the workflow config and the robot registry files.
+
+The JSON schemas live in ``workflow/schemas/`` so Snakemake and the package check the same rules.
+Validation fills in schema defaults and reports the first problem as one line naming the file and
+the field (``config/config.yaml: clips.trot.gait.speed: -1 is less than the minimum of 0``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from locomimic.errors import LocomimicError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; syntax errors name the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise LocomimicError(path, "file not found") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise LocomimicError(path, f"invalid YAML: {getattr(exc, 'problem', exc)}", location=where) from None
+
+
+def _with_defaults(validator_class):
+    """A validator that also fills in ``default`` values (the recipe from the jsonschema FAQ)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def field_path(parts) -> str:
+    """``['clips', 'trot', 'frames', 0]`` -> ``clips.trot.frames[0]``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def validate(data: Any, schema_name: str, source: str | Path) -> Any:
+    """Validate ``data`` against ``workflow/schemas/<schema_name>``; return it with defaults filled."""
+    schema = load_yaml(SCHEMA_DIR / schema_name)
+    if data is None:
+        data = {}
+    errors = sorted(_Validator(schema).iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        # A oneOf/anyOf failure is clearer through its most specific sub-error.
+        while error.context:
+            error = jsonschema.exceptions.best_match(error.context)
+        raise LocomimicError(source, error.message, location=field_path(error.absolute_path))
+    return data
+
+
+def load_config(path: str | Path) -> dict:
+    """Read and validate a workflow config file."""
+    return validate(load_yaml(path), "config.schema.yaml", path)
+
+
+def robots_dir(config: dict, root: Path = REPO_ROOT) -> Path:
+    """The folder of robot YAML files named by the config."""
+    folder = Path(config.get("robots_dir", "config/robots"))
+    return folder if folder.is_absolute() else root / folder
+
+
+def robot_config_path(config: dict, name: str, source: str | Path = "config", root: Path = REPO_ROOT) -> Path:
+    """Path of ``<robots_dir>/<name>.yaml``; an unknown robot is an error that lists the known ones."""
+    folder = robots_dir(config, root)
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
+        index = config["robots"].index(name) if name in config.get("robots", []) else None
+        raise LocomimicError(
+            source,
+            f"unknown robot {name!r}: no {path}; known robots: {known}",
+            location=f"robots[{index}]" if index is not None else "robots",
+        )
+    return path

@@ -1,0 +1,64 @@
+"""The one in-memory motion type every reader produces and the retargeter consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from locomimic.errors import LocomimicError
+
+# The keypoints quadruped retargeting needs: trunk markers to place the root, shoulders/hips
+# (``*_hip``, front legs' are the shoulders) to scale legs, and toes (``*_foot``) as IK targets.
+QUADRUPED_KEYPOINTS = (
+    "pelvis", "neck",
+    "FL_hip", "FR_hip", "RL_hip", "RR_hip",
+    "FL_foot", "FR_foot", "RL_foot", "RR_foot",
+)
+
+
+@dataclass(frozen=True)
+class KeypointClip:
+    """Keypoint trajectories: ``positions[t, k]`` is keypoint ``names[k]`` at frame ``t`` (m, z up)."""
+
+    positions: np.ndarray
+    names: tuple[str, ...]
+    fps: float
+    source: str
+    cyclic: bool = False
+
+    def __post_init__(self):
+        if self.positions.ndim != 3 or self.positions.shape[2] != 3 or self.positions.shape[1] != len(self.names):
+            raise LocomimicError(self.source, f"keypoint positions have shape {self.positions.shape}; expected "
+                                 f"(frames, {len(self.names)}, 3)")
+        if len(self.positions) == 0:
+            raise LocomimicError(self.source, "the clip has no frames")
+        bad = np.argwhere(~np.isfinite(self.positions))
+        if len(bad):
+            frame, key, _ = bad[0]
+            raise LocomimicError(self.source, f"non-finite value (NaN or inf) in keypoint {self.names[key]!r}",
+                                 location=f"frame {frame}")
+        if not np.isfinite(self.fps) or self.fps <= 0:
+            raise LocomimicError(self.source, f"fps must be a positive number, got {self.fps}")
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.positions)
+
+    def keypoint(self, name: str) -> np.ndarray:
+        """Trajectory ``[frames, 3]`` of one keypoint."""
+        return self.positions[:, self.names.index(name)]
+
+    def require(self, names: tuple[str, ...]) -> None:
+        """Fail with the list of missing keypoints if the clip lacks any of ``names``."""
+        missing = [n for n in names if n not in self.names]
+        if missing:
+            raise LocomimicError(self.source, f"the clip lacks keypoints {', '.join(missing)}; it has "
+                                 f"{', '.join(self.names)}")
+
+    def window(self, start: int, stop: int, location: str = "frames") -> KeypointClip:
+        """Frames ``[start, stop)``; an empty or out-of-range window is an error."""
+        if not 0 <= start < stop <= self.num_frames:
+            raise LocomimicError(self.source, f"frame window [{start}, {stop}) is outside the clip's "
+                                 f"{self.num_frames} frames or empty", location=location)
+        return KeypointClip(self.positions[start:stop], self.names, self.fps, self.source, self.cyclic)

@@ -1,0 +1,66 @@
+# Shared helpers: config validation (before any job starts), paths of inputs, and the target list.
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from locomimic.config import load_yaml, robot_config_path, validate
+from locomimic.errors import LocomimicError
+from locomimic.robots.registry import PACKAGE_MODELS
+
+REPO = Path(workflow.basedir)
+CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
+
+
+def _check_config():
+    """Validate the config and every robot file it names; a problem stops the run with one line."""
+    try:
+        validate(config, "config.schema.yaml", CONFIG_SOURCE)
+        for name in config["robots"]:
+            path = robot_config_path(config, name, CONFIG_SOURCE, REPO)
+            validate(load_yaml(path), "robot.schema.yaml", path)
+    except LocomimicError as error:
+        raise WorkflowError(f"invalid configuration: {error}") from None
+
+
+_check_config()
+
+ROBOTS = config["robots"]
+CLIPS = list(config["clips"])
+GAIT_CLIPS = [name for name, spec in config["clips"].items() if spec["source"] == "gait"]
+
+
+def code_files(*packages):
+    """The package modules a job runs; editing one of them reruns its jobs (make-style)."""
+    files = [str(REPO / "src/locomimic" / name) for name in ("__init__.py", "cli.py", "config.py", "errors.py", "io.py", "progress.py")]
+    for package in packages:
+        files += sorted(str(p) for p in (REPO / "src/locomimic" / package).glob("*.py"))
+    return files
+
+
+def clip_file(wildcards):
+    """The file a clip is read from: generated gait clips live under results/clips/."""
+    spec = config["clips"][wildcards.clip]
+    return f"results/clips/{wildcards.clip}.npz" if spec["source"] == "gait" else spec["path"]
+
+
+def robot_files(wildcards):
+    """A robot's YAML plus, when the model ships with the repository, its MJCF files."""
+    path = robot_config_path(config, wildcards.robot, CONFIG_SOURCE, REPO)
+    files = [str(path)]
+    model = load_yaml(path)["model"]
+    if model.startswith("package:"):
+        files += sorted(str(p) for p in (PACKAGE_MODELS / model.removeprefix("package:")).glob("*.xml"))
+    elif not model.startswith("menagerie:"):
+        files.append(str((path.parent / model).resolve()))
+    return files
+
+
+def as_json(value):
+    """Config sections are handed to the CLI as JSON; sorted keys keep params stable for reruns."""
+    return json.dumps(value, sort_keys=True)
+
+
+def all_outputs():
+    return expand("results/retarget/{robot}/{clip}.npz", robot=ROBOTS, clip=CLIPS)
