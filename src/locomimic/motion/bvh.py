@@ -51,22 +51,29 @@ class _Tokens:
         self.items = [(tok, n) for n, line in enumerate(lines, 1) for tok in line.split()]
         self.pos = 0
 
-    def next(self, expected: str | None = None) -> str:
+    def take(self, what: str) -> str:
+        """The next token, whatever it is (``what`` describes it for the error at end of file)."""
         if self.pos >= len(self.items):
-            raise LocomimicError(self.path, f"unexpected end of file (expected {expected or 'more data'})")
-        token, line = self.items[self.pos]
+            raise LocomimicError(self.path, f"unexpected end of file (expected {what})")
+        token, _ = self.items[self.pos]
         self.pos += 1
-        if expected is not None and token != expected:
-            raise LocomimicError(self.path, f"expected {expected!r}, found {token!r}", location=f"line {line}")
+        return token
+
+    def expect(self, literal: str) -> str:
+        """The next token, which must be ``literal``."""
+        token = self.take(repr(literal))
+        if token != literal:
+            raise LocomimicError(self.path, f"expected {literal!r}, found {token!r}",
+                                 location=f"line {self.items[self.pos - 1][1]}")
         return token
 
     def number(self) -> float:
-        token, line = self.items[min(self.pos, len(self.items) - 1)]
-        text = self.next("a number")
+        token = self.take("a number")
         try:
-            return float(text)
+            return float(token)
         except ValueError:
-            raise LocomimicError(self.path, f"{token!r} is not a number", location=f"line {line}") from None
+            raise LocomimicError(self.path, f"{token!r} is not a number",
+                                 location=f"line {self.items[self.pos - 1][1]}") from None
 
     @property
     def line(self) -> int:
@@ -75,31 +82,31 @@ class _Tokens:
 
 def _parse_hierarchy(tokens: _Tokens) -> list[_Joint]:
     joints: list[_Joint] = []
-    tokens.next("HIERARCHY")
-    tokens.next("ROOT")
+    tokens.expect("HIERARCHY")
+    tokens.expect("ROOT")
     stack: list[int] = []
-    name, parent = tokens.next("a joint name"), -1
+    name, parent = tokens.take("a joint name"), -1
     channel_count = 0
     while True:
-        tokens.next("{")
-        tokens.next("OFFSET")
+        tokens.expect("{")
+        tokens.expect("OFFSET")
         joint = _Joint(name, parent, np.array([tokens.number() for _ in range(3)]))
         if not name.endswith("_end"):
-            tokens.next("CHANNELS")
+            tokens.expect("CHANNELS")
             count = int(tokens.number())
-            joint.channels = [tokens.next("a channel name") for _ in range(count)]
+            joint.channels = [tokens.take("a channel name") for _ in range(count)]
             joint.channel_start = channel_count
             channel_count += count
         joints.append(joint)
         stack.append(len(joints) - 1)
         # Children, or closing braces back up the tree.
         while True:
-            keyword = tokens.next("JOINT, End Site or }")
+            keyword = tokens.take("JOINT, End Site or }")
             if keyword in ("JOINT", "End"):
                 parent = stack[-1]
-                name = tokens.next("a joint name") if keyword == "JOINT" else f"{joints[parent].name}_end"
+                name = tokens.take("a joint name") if keyword == "JOINT" else f"{joints[parent].name}_end"
                 if keyword == "End":
-                    tokens.next("Site")
+                    tokens.expect("Site")
                 break
             if keyword != "}":
                 raise LocomimicError(tokens.path, f"unexpected {keyword!r} in HIERARCHY", location=f"line {tokens.line}")
@@ -126,10 +133,10 @@ def read(path: str | Path, keypoints: dict[str, str], units: float = 0.01, up_ax
                              f"{', '.join(f'{k} -> {v}' for k, v in unknown.items())}; joints: {', '.join(names)}")
 
     header = _Tokens(path, lines[motion_line + 1: motion_line + 3])
-    header.next("Frames:")
+    header.expect("Frames:")
     num_frames = int(header.number())
-    header.next("Frame")
-    header.next("Time:")
+    header.expect("Frame")
+    header.expect("Time:")
     frame_time = header.number()
     if frame_time <= 0:
         raise LocomimicError(path, f"Frame Time must be positive, got {frame_time}", location=f"line {motion_line + 3}")

@@ -1,0 +1,47 @@
+"""Shared fixtures: paths to the repository and to the real test data in ../shared (skipped if absent)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LOCOMIMIC_SHARED", REPO.parent / "shared"))
+DOG_MOCAP = SHARED / "mocap" / "ai4animation_dog"
+MENAGERIE = SHARED / "menagerie"
+DOG_CLIPS = sorted(DOG_MOCAP.glob("*_joint_pos.txt")) if DOG_MOCAP.is_dir() else []
+
+
+@pytest.fixture
+def dog_clips() -> list[Path]:
+    if not DOG_CLIPS:
+        pytest.skip(f"real dog mocap not found under {DOG_MOCAP} (set LOCOMIMIC_SHARED)")
+    return DOG_CLIPS
+
+
+@pytest.fixture
+def menagerie(monkeypatch) -> Path:
+    """Point mujoco-menagerie at the local checkout in ../shared so Go2 loads offline."""
+    if not (MENAGERIE / "unitree_go2").is_dir():
+        pytest.skip(f"Unitree Go2 model not found under {MENAGERIE} (set LOCOMIMIC_SHARED)")
+    monkeypatch.setenv("MENAGERIE_ROOT", str(MENAGERIE))
+    return MENAGERIE
+
+
+def run_locomimic(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess, as the Snakemake rules do."""
+    return subprocess.run([sys.executable, "-m", "locomimic", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real workflow with ``workdir`` as its working directory (results land there)."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--cores", "2", *args]
+    if configfile is not None:
+        command += ["--configfile", str(configfile)]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(command, capture_output=True, text=True, env=env)

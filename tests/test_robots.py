@@ -1,0 +1,117 @@
+"""The robot registry and the default robot's model, simulated in real MuJoCo."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from conftest import REPO
+from locomimic.errors import LocomimicError
+from locomimic.robots import load_robot
+
+ROBOTS = REPO / "config" / "robots"
+
+
+def stand(robot, seconds: float) -> np.ndarray:
+    """Hold the default pose with the robot's own PD law; return the root qpos per step."""
+    model, data = robot.model, mujoco.MjData(robot.model)
+    data.qpos[:] = robot.qpos_default
+    target = robot.default_joints
+    trajectory = []
+    for _ in range(int(round(seconds / model.opt.timestep))):
+        data.ctrl[:] = robot.control(target, data.qpos, data.qvel)
+        mujoco.mj_step(model, data)
+        trajectory.append(data.qpos[:7].copy())
+    return np.array(trajectory)
+
+
+def assert_stands_still(robot, seconds: float = 10.0) -> None:
+    root = stand(robot, seconds)
+    settled = root[int(round(1.0 / robot.model.opt.timestep)):]  # after one second of settling
+    drift = np.linalg.norm(settled[-1, :3] - settled[0, :3])
+    assert drift < 0.005, f"trunk drifted {drift:.4f} m while standing"
+    assert settled[:, 2].min() > 0.2, "trunk sagged below 0.2 m"
+    up = np.array([1 - 2 * (q[1] ** 2 + q[2] ** 2) for q in settled[:, 3:7]])  # world z of body z
+    assert up.min() > 0.99, "trunk tilted while standing"
+
+
+def test_default_robot_matches_its_spec():
+    robot = load_robot(ROBOTS / "default.yaml")
+    model = robot.model
+    assert len(robot.joint_names) == 12 and model.nu == 12
+    assert 11.5 < model.body_subtreemass[robot.trunk.id] < 13.5  # Go1 scale, about 12 kg
+    thigh = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "FL_calf")
+    assert model.body_pos[thigh][2] == pytest.approx(-0.213)  # thigh length
+    assert model.site_pos[robot.feet[0].id][2] == pytest.approx(-0.213)  # calf length
+    assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "imu") >= 0
+    assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_KEY, "home") >= 0
+    assert model.opt.iterations <= 2 and model.opt.ls_iterations <= 6  # tuned for MJX
+    # Control parameters come from the YAML.
+    assert np.allclose(model.actuator_gainprm[:, 0], 60.0)
+    assert np.allclose(model.actuator_forcerange[robot.actuator_joint == 2], [-35.55, 35.55])
+
+
+def test_default_robot_collides_only_feet_and_trunk_with_the_floor():
+    robot = load_robot(ROBOTS / "default.yaml")
+    model = robot.model
+    colliding = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g) for g in range(model.ngeom)
+                 if model.geom_contype[g] or model.geom_conaffinity[g]}
+    assert colliding == {"floor", "trunk_collision", "FL_foot_collision", "FR_foot_collision",
+                         "RL_foot_collision", "RR_foot_collision"}
+    for g in range(model.ngeom):  # robot geoms never collide with each other
+        if model.geom_bodyid[g] != 0:
+            assert model.geom_conaffinity[g] == 0
+    for g in range(model.ngeom):
+        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or ""
+        if name.endswith("_foot_collision"):
+            assert model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE
+
+
+def test_default_robot_stands_still_for_ten_seconds():
+    assert_stands_still(load_robot(ROBOTS / "default.yaml"))
+
+
+def test_go2_loads_from_menagerie_and_stands_with_its_pd_law(menagerie):
+    robot = load_robot(ROBOTS / "unitree_go2.yaml")
+    assert robot.actuators == "torque" and robot.model.nu == 12
+    assert robot.model_path.is_relative_to(menagerie)
+    # Actuators are ordered FR, FL, RR, RL in the model: the map to joint order must follow the names.
+    for actuator, joint in enumerate(robot.actuator_joint):
+        name = mujoco.mj_id2name(robot.model, mujoco.mjtObj.mjOBJ_ACTUATOR, actuator)
+        assert robot.joint_names[joint].startswith(name)
+    assert_stands_still(robot)
+
+
+def test_model_path_relative_to_the_robot_file(tmp_path):
+    text = (ROBOTS / "default.yaml").read_text()
+    model = REPO / "src/locomimic/robots/models/default/scene.xml"
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "scene.xml").write_text(model.read_text().replace('file="robot.xml"', f'file="{model.parent}/robot.xml"'))
+    (tmp_path / "mine.yaml").write_text(text.replace("model: package:default", "model: models/scene.xml"))
+    robot = load_robot(tmp_path / "mine.yaml")
+    assert robot.name == "mine" and robot.model.nu == 12
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        ("{site: FL_foot}", "{site: FL_toe}", "keypoints.FL_foot.site: the model has no site 'FL_toe'"),
+        ("{body: FR_hip}", "{body: FR_shoulder}", "keypoints.FR_hip.body: the model has no body 'FR_shoulder'"),
+        ("trunk: trunk", "trunk: torso", "trunk: 'torso' is not a body"),
+        ("{keyframe: home}", "{keyframe: crouch}", "default_pose.keyframe: the model has no keyframe 'crouch'"),
+        ("kp: 60.0", "kp: -1", "control.kp: -1 is less than the minimum of 0"),
+        ("kp: 60.0", "kp: fast", "control.kp: 'fast' is not of type"),
+        ('".*_calf_joint": 35.55', '"nothing": 35.55', "control.torque_limit: no pattern matches joint 'FL_calf_joint'"),
+        ("model: package:default", "model: package:nosuch", "model: model file"),
+    ],
+)
+def test_bad_robot_file_names_file_and_field(tmp_path, replace, by, expected):
+    text = (ROBOTS / "default.yaml").read_text()
+    assert replace in text
+    path = tmp_path / "broken.yaml"
+    path.write_text(text.replace(replace, by))
+    with pytest.raises(LocomimicError) as error:
+        load_robot(path)
+    assert str(path) in str(error.value)
+    assert expected in str(error.value)
