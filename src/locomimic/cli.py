@@ -45,12 +45,13 @@ def cmd_retarget(args) -> None:
     from locomimic.robots import load_robot
 
     # Validate (and complete with defaults) the pieces of config this stage was given.
-    config = validate({"robots": [args.robot.stem], "clips": {args.name: args.clip_spec}, "retarget": args.settings},
+    spec = {"path": str(args.clip), **args.clip_spec}
+    config = validate({"robots": [args.robot.stem], "clips": {args.name: spec}, "retarget": args.settings},
                       "config.schema.yaml", "--clip-spec/--settings")
     robot = load_robot(args.robot)
     clip = load_clip(config["clips"][args.name], args.clip, args.name)
     log.info("retargeting %s (%d frames at %.0f fps) onto %s", args.clip, clip.num_frames, clip.fps, robot.name)
-    result = retarget_clip(clip, robot, config["retarget"], args.clip_spec.get("scale", "auto"))
+    result = retarget_clip(clip, robot, config["retarget"], spec.get("scale", "auto"))
     save_npz(args.out, result.arrays)
     save_json(args.metrics, {"clip": args.name, **result.metrics})
     m = result.metrics
