@@ -1,4 +1,4 @@
-# locomimic: motion capture -> retargeted robot motions -> (later) demonstrations, BC, RL, evaluation.
+# locomimic: motion capture -> retargeted robot motions -> demonstrations -> BC -> (later) RL, evaluation.
 #
 #   snakemake --cores all                      run everything for config/config.yaml
 #   snakemake --cores all --configfile X.yaml  run another config
@@ -17,9 +17,12 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     robot="|".join(ROBOTS),
     clip="|".join(CLIPS),
+    motion="|".join(MOTIONS) or "^$",
 
 
 include: "workflow/rules/retarget.smk"
+include: "workflow/rules/demos.smk"
+include: "workflow/rules/bc.smk"
 
 
 rule all:

@@ -46,8 +46,8 @@ def cmd_retarget(args) -> None:
 
     # Validate (and complete with defaults) the pieces of config this stage was given.
     spec = {"path": str(args.clip), **args.clip_spec}
-    config = validate({"robots": [args.robot.stem], "clips": {args.name: spec}, "retarget": args.settings},
-                      "config.schema.yaml", "--clip-spec/--settings")
+    config = validate({"clips": {args.name: spec}, "retarget": args.settings}, "config.schema.yaml",
+                      "--clip-spec/--settings", ("clips", "retarget"))
     robot = load_robot(args.robot)
     clip = load_clip(config["clips"][args.name], args.clip, args.name)
     log.info("retargeting %s (%d frames at %.0f fps) onto %s", args.clip, clip.num_frames, clip.fps, robot.name)
@@ -62,6 +62,76 @@ def cmd_retarget(args) -> None:
              m["solver_frames_per_second"])
 
 
+def _stage_config(args, sections: tuple[str, ...]) -> dict:
+    """Validate the config sections a stage was handed (as JSON) and fill in their defaults."""
+    from locomimic.config import validate
+
+    return validate(dict(args.settings), "config.schema.yaml", "--settings", sections)
+
+
+def _imitation_env(args, config):
+    from locomimic.envs import make_env
+    from locomimic.jaxcache import enable_compilation_cache
+    from locomimic.robots import load_robot
+
+    enable_compilation_cache()
+    robot = load_robot(args.robot)
+    return make_env("imitation", robot, config["env"], args.clips)
+
+
+def cmd_demos(args) -> None:
+    """Roll an expert out in MJX and save (observation, action, reward, done, episode id)."""
+    from locomimic.demos import generate_demos
+    from locomimic.demos.experts import reference_tracker, saved_policy
+    from locomimic.io import save_json
+
+    config = _stage_config(args, ("env", "demos", "policy", "seed"))
+    env = _imitation_env(args, config)
+    settings = config["demos"]
+    if settings["expert"] == "policy":
+        expert = saved_policy(Path(settings["policy_path"]), env.observation_size, env.action_size, config["policy"])
+    else:
+        expert = reference_tracker(env)
+    dataset, summary = generate_demos(env, expert, config["env"], settings, config["seed"])
+    dataset.save(args.out)
+    save_json(args.summary, {"expert": settings["expert"], "observation_size": int(env.observation_size),
+                             "action_size": int(env.action_size), **summary})
+    log.info("demos: %d episodes, %d steps, mean return %.2f, fall rate %.2f, failure rate %.2f, mean length %.1f",
+             summary["episodes"], summary["steps"], summary["mean_return"], summary["fall_rate"],
+             summary["failure_rate"], summary["mean_episode_length"])
+
+
+def cmd_bc(args) -> None:
+    """Behaviour cloning on demonstrations, then a closed-loop comparison with the expert."""
+    import jax
+
+    from locomimic.bc import train_bc
+    from locomimic.bc.evaluate import compare_closed_loop
+    from locomimic.demos import load_demos
+    from locomimic.demos.experts import reference_tracker
+    from locomimic.errors import LocomimicError
+    from locomimic.io import save_csv, save_json
+    from locomimic.policy import make_inference_fn, save_policy_params
+
+    config = _stage_config(args, ("env", "bc", "policy", "seed"))
+    data = load_demos(args.demos)
+    env = _imitation_env(args, config)
+    if data.observations.shape[1] != env.observation_size or data.actions.shape[1] != env.action_size:
+        raise LocomimicError(args.demos, f"observations/actions have sizes {data.observations.shape[1]}/"
+                             f"{data.actions.shape[1]} but the environment has {env.observation_size}/"
+                             f"{env.action_size}: generate the demonstrations again")
+    result = train_bc(data, config["policy"], config["bc"], config["seed"])
+    inference = make_inference_fn(env.observation_size, env.action_size, config["policy"])(result.params, deterministic=True)
+    evaluation = compare_closed_loop(env, lambda state: inference(state.obs, jax.random.PRNGKey(0))[0],
+                                     reference_tracker(env), config["env"], config["bc"]["eval_envs"],
+                                     config["seed"] + 1)
+    save_policy_params(args.out, result.params)
+    save_csv(args.history, result.history)
+    save_json(args.metrics, {**result.metrics, "closed_loop": evaluation})
+    log.info("BC closed loop: survival %.2f s vs expert %.2f s (ratio %.2f)", evaluation["policy"]["survival_time_mean"],
+             evaluation["expert"]["survival_time_mean"], evaluation["survival_ratio"])
+
+
 def cmd_check_config(args) -> None:
     """Validate a workflow config and every robot file it names, without running anything."""
     from locomimic.config import load_config, robot_config_path
@@ -71,6 +141,13 @@ def cmd_check_config(args) -> None:
     for name in config["robots"]:
         load_robot(robot_config_path(config, name, args.config))
     print(f"{args.config}: OK ({len(config['robots'])} robots, {len(config['clips'])} clips)")
+
+
+def _add_stage_inputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--robot", type=Path, required=True, help="robot file config/robots/<name>.yaml")
+    p.add_argument("--clips", type=Path, nargs="+", required=True, help="retargeted clips of the motion (.npz)")
+    p.add_argument("--settings", type=_json_arg, required=True,
+                   help="config sections as JSON: {seed, env, policy, demos or bc}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output trajectory (.npz)")
     p.add_argument("--metrics", type=Path, required=True, help="output quality metrics (.json)")
     p.set_defaults(run=cmd_retarget)
+
+    p = stages.add_parser("demos", help="roll an expert out in MJX and record a demonstration dataset")
+    _add_stage_inputs(p)
+    p.add_argument("--out", type=Path, required=True, help="output demonstrations (.npz)")
+    p.add_argument("--summary", type=Path, required=True, help="output summary (.json)")
+    p.set_defaults(run=cmd_demos)
+
+    p = stages.add_parser("bc", help="behaviour cloning into brax PPO's policy network")
+    _add_stage_inputs(p)
+    p.add_argument("--demos", type=Path, required=True, help="demonstrations from the demos stage")
+    p.add_argument("--out", type=Path, required=True, help="output parameters (brax restore_params tuple)")
+    p.add_argument("--history", type=Path, required=True, help="output loss curve (.csv)")
+    p.add_argument("--metrics", type=Path, required=True, help="output validation and closed-loop metrics (.json)")
+    p.set_defaults(run=cmd_bc)
 
     p = stages.add_parser("check-config", help="validate a workflow config and the robots it names")
     p.add_argument("config", type=Path)

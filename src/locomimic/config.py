@@ -60,9 +60,15 @@ def field_path(parts) -> str:
     return text or "(top level)"
 
 
-def validate(data: Any, schema_name: str, source: str | Path) -> Any:
-    """Validate ``data`` against ``workflow/schemas/<schema_name>``; return it with defaults filled."""
+def validate(data: Any, schema_name: str, source: str | Path, sections: tuple[str, ...] | None = None) -> Any:
+    """Validate ``data`` against ``workflow/schemas/<schema_name>``; return it with defaults filled.
+
+    With ``sections``, only those top-level fields are checked (and filled): what a single stage
+    receives from the workflow.
+    """
     schema = load_yaml(SCHEMA_DIR / schema_name)
+    if sections is not None:
+        schema = {**schema, "required": [], "properties": {k: schema["properties"][k] for k in sections}}
     if data is None:
         data = {}
     errors = sorted(_Validator(schema).iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))

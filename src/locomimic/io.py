@@ -8,6 +8,7 @@ the zip headers, so it is not reproducible).
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -51,3 +52,11 @@ def save_json(path: str | Path, data: object) -> None:
     """Write JSON with sorted keys and a trailing newline, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def save_csv(path: str | Path, rows: list[dict]) -> None:
+    """Write rows (dicts with the same keys) as CSV, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)

@@ -20,6 +20,11 @@ def _check_config():
         for name in config["robots"]:
             path = robot_config_path(config, name, CONFIG_SOURCE, REPO)
             validate(load_yaml(path), "robot.schema.yaml", path)
+        for motion, spec in config["motions"].items():
+            for index, clip in enumerate(spec["clips"]):
+                if clip not in config["clips"]:
+                    raise LocomimicError(CONFIG_SOURCE, f"unknown clip {clip!r}; clips: {', '.join(config['clips'])}",
+                                         location=f"motions.{motion}.clips[{index}]")
     except LocomimicError as error:
         raise WorkflowError(f"invalid configuration: {error}") from None
 
@@ -28,15 +33,18 @@ _check_config()
 
 ROBOTS = config["robots"]
 CLIPS = list(config["clips"])
+MOTIONS = list(config["motions"])
 GAIT_CLIPS = [name for name, spec in config["clips"].items() if spec["source"] == "gait"]
 
 
-def code_files(*packages):
-    """The package modules a job runs; editing one of them reruns its jobs (make-style)."""
-    files = [str(REPO / "src/locomimic" / name) for name in ("__init__.py", "cli.py", "config.py", "errors.py", "io.py", "progress.py")]
-    for package in packages:
-        files += sorted(str(p) for p in (REPO / "src/locomimic" / package).glob("*.py"))
-    return files
+def code_files(*parts):
+    """The package code a job runs (subpackages, or modules ending in .py): editing it reruns the job."""
+    core = ("__init__.py", "cli.py", "config.py", "errors.py", "io.py", "progress.py")
+    files = [REPO / "src/locomimic" / name for name in core]
+    for part in parts:
+        path = REPO / "src/locomimic" / part
+        files += [path] if part.endswith(".py") else sorted(path.glob("*.py"))
+    return [str(f) for f in files]
 
 
 def clip_file(wildcards):
@@ -57,10 +65,22 @@ def robot_files(wildcards):
     return files
 
 
+def motion_clips(wildcards):
+    """The retargeted clips a motion is made of, for this robot."""
+    return [f"results/retarget/{wildcards.robot}/{clip}.npz" for clip in config["motions"][wildcards.motion]["clips"]]
+
+
+def stage_settings(*sections):
+    """The config sections a stage reads, as JSON for its --settings (and for rerun decisions)."""
+    return as_json({name: config[name] for name in sections})
+
+
 def as_json(value):
     """Config sections are handed to the CLI as JSON; sorted keys keep params stable for reruns."""
     return json.dumps(value, sort_keys=True)
 
 
 def all_outputs():
-    return expand("results/retarget/{robot}/{clip}.npz", robot=ROBOTS, clip=CLIPS)
+    return expand("results/retarget/{robot}/{clip}.npz", robot=ROBOTS, clip=CLIPS) + expand(
+        "results/bc/{robot}/{motion}/policy.params", robot=ROBOTS, motion=MOTIONS
+    )

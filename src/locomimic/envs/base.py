@@ -1,0 +1,160 @@
+"""What both tasks share: the robot in MJX, 50 Hz PD control, proprioception, falls, randomised gains.
+
+Why the PD law lives here and not in the model: position servos and torque motors (Go2) then behave
+the same, and the gains can be randomised per episode (``state.info['kp_scale']``) without a model per
+environment. At load time every actuator becomes a plain motor limited to the robot's torque limits;
+each physics substep applies ``tau = kp (q* - q) - kd dq``, which is what a position servo computes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jp
+import mujoco
+import numpy as np
+from ml_collections import config_dict
+from mujoco import mjx
+from mujoco_playground._src import mjx_env
+
+from locomimic.robots import Robot
+
+
+def base_config(settings: dict, robot: Robot) -> config_dict.ConfigDict:
+    """Playground-style config: timing, action scale, episode length, randomisation ranges."""
+    return config_dict.create(
+        ctrl_dt=settings["ctrl_dt"],
+        sim_dt=float(robot.model.opt.timestep),
+        episode_length=settings["episode_length"],
+        action_scale=settings["action_scale"],
+        randomization=config_dict.create(**settings["randomization"]),
+    )
+
+
+def to_motor_model(robot: Robot) -> mujoco.MjModel:
+    """Copy of the robot's model whose actuators are torque motors (ctrl = torque, joint order)."""
+    model = mujoco.MjModel.from_xml_path(str(robot.model_path))
+    model.opt.timestep = robot.model.opt.timestep
+    model.actuator_gaintype[:] = mujoco.mjtGain.mjGAIN_FIXED
+    model.actuator_biastype[:] = mujoco.mjtBias.mjBIAS_NONE
+    model.actuator_gainprm[:] = 0.0
+    model.actuator_gainprm[:, 0] = 1.0
+    model.actuator_biasprm[:] = 0.0
+    limits = robot.torque_limit[robot.actuator_joint]
+    model.actuator_ctrllimited[:] = 1
+    model.actuator_ctrlrange[:] = np.stack([-limits, limits], axis=1)
+    model.actuator_forcelimited[:] = 0
+    return model
+
+
+class QuadrupedEnv(mjx_env.MjxEnv):
+    """Base class: subclasses implement ``reset``/``step`` with the helpers below."""
+
+    def __init__(self, robot: Robot, config: config_dict.ConfigDict):
+        super().__init__(config)
+        self.robot = robot
+        self._mj_model = to_motor_model(robot)
+        self._mjx_model = mjx.put_model(self._mj_model)
+        self._xml_path = str(robot.model_path)
+        self._default_qpos = jp.asarray(robot.qpos_default)
+        self._default_joints = jp.asarray(robot.default_joints)
+        self._joint_qpos = np.asarray(robot.joint_qpos_adr)
+        self._joint_dof = np.asarray(robot.joint_dof_adr)
+        self._actuator_joint = np.asarray(robot.actuator_joint)
+        self._kp, self._kd = jp.asarray(robot.kp), jp.asarray(robot.kd)
+        self._torque_limit = jp.asarray(robot.torque_limit)
+        self._trunk = robot.trunk.id
+        self._feet = robot.feet
+        self._foot_radius = robot.foot_radius
+        self._standing_height = float(robot.qpos_default[2])
+
+    # --- MjxEnv accessors -------------------------------------------------------------------------
+    @property
+    def xml_path(self) -> str:
+        return self._xml_path
+
+    @property
+    def action_size(self) -> int:
+        return self._mjx_model.nu
+
+    @property
+    def mj_model(self) -> mujoco.MjModel:
+        return self._mj_model
+
+    @property
+    def mjx_model(self) -> mjx.Model:
+        return self._mjx_model
+
+    # --- control ----------------------------------------------------------------------------------
+    def joint_targets(self, action: jax.Array) -> jax.Array:
+        """Action (about [-1, 1]) -> PD targets: an offset from the default pose, scaled."""
+        return self._default_joints + action * self._config.action_scale
+
+    def action_for_targets(self, targets: jax.Array) -> jax.Array:
+        """Inverse of :meth:`joint_targets` (for experts that think in joint angles)."""
+        return (targets - self._default_joints) / self._config.action_scale
+
+    def physics_step(self, data: mjx.Data, targets: jax.Array, info: dict[str, Any]) -> mjx.Data:
+        """Advance one control step: ``n_substeps`` physics steps under the PD law."""
+        kp = self._kp * info["kp_scale"]
+        kd = self._kd * info["kd_scale"]
+
+        def substep(data, _):
+            q = data.qpos[self._joint_qpos]
+            dq = data.qvel[self._joint_dof]
+            tau = jp.clip(kp * (targets - q) - kd * dq, -self._torque_limit, self._torque_limit)
+            return mjx.step(self._mjx_model, data.replace(ctrl=tau[self._actuator_joint])), None
+
+        return jax.lax.scan(substep, data, None, length=self.n_substeps)[0]
+
+    def sample_gain_scales(self, rng: jax.Array) -> dict[str, jax.Array]:
+        """Per-episode PD gain multipliers (domain randomisation; 1 when disabled)."""
+        r = self._config.randomization
+        if not r.enabled:
+            return {"kp_scale": jp.ones(()), "kd_scale": jp.ones(())}
+        k1, k2 = jax.random.split(rng)
+        return {"kp_scale": jax.random.uniform(k1, (), minval=r.kp_scale[0], maxval=r.kp_scale[1]),
+                "kd_scale": jax.random.uniform(k2, (), minval=r.kd_scale[0], maxval=r.kd_scale[1])}
+
+    def make_data(self, qpos: jax.Array, qvel: jax.Array) -> mjx.Data:
+        data = mjx.make_data(self._mjx_model).replace(qpos=qpos, qvel=qvel)
+        return mjx.forward(self._mjx_model, data)
+
+    # --- state readers ----------------------------------------------------------------------------
+    def trunk_rotation(self, data: mjx.Data) -> jax.Array:
+        return data.xmat[self._trunk]
+
+    def gravity_in_body(self, data: mjx.Data) -> jax.Array:
+        return self.trunk_rotation(data).T @ jp.array([0.0, 0.0, -1.0])
+
+    def angular_velocity_in_body(self, data: mjx.Data) -> jax.Array:
+        return data.qvel[3:6]  # free-joint angular velocity is expressed in the body frame
+
+    def linear_velocity_in_body(self, data: mjx.Data) -> jax.Array:
+        return self.trunk_rotation(data).T @ data.qvel[0:3]
+
+    def foot_positions(self, data: mjx.Data) -> jax.Array:
+        return jp.stack([(data.xpos if f.kind == "body" else data.site_xpos)[f.id] for f in self._feet])
+
+    def foot_contacts(self, data: mjx.Data) -> jax.Array:
+        return self.foot_positions(data)[:, 2] < self._foot_radius + 0.005
+
+    def proprioception(self, data: mjx.Data, last_action: jax.Array) -> jax.Array:
+        """Joint positions (from default) and velocities, gravity and angular velocity in the body, last action."""
+        return jp.concatenate([
+            data.qpos[self._joint_qpos] - self._default_joints,
+            data.qvel[self._joint_dof],
+            self.gravity_in_body(data),
+            self.angular_velocity_in_body(data),
+            last_action,
+        ])
+
+    def fallen(self, data: mjx.Data) -> jax.Array:
+        """Trunk below half its standing height, or tilted more than 60 degrees."""
+        too_low = data.qpos[2] < 0.5 * self._standing_height
+        tilted = self.trunk_rotation(data)[2, 2] < 0.5
+        return too_low | tilted
+
+    def torques(self, data: mjx.Data) -> jax.Array:
+        return data.actuator_force

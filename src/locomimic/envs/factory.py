@@ -1,0 +1,41 @@
+"""Build environments from config: the task, its robot, its reference motion, brax wrappers."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jax
+from mujoco_playground import wrapper
+
+from locomimic.envs.imitation import ImitationEnv
+from locomimic.envs.locomotion import LocomotionEnv
+from locomimic.envs.randomize import randomization_fn
+from locomimic.envs.reference import load_reference
+from locomimic.robots import Robot
+
+TASKS = ("imitation", "locomotion")
+
+
+def make_env(task: str, robot: Robot, settings: dict, clip_paths: list[Path] | None = None):
+    """One (unbatched) environment: ``imitation`` needs the retargeted clips of its motion."""
+    if task == "imitation":
+        horizon = max(settings["imitation"]["reference_horizon"])
+        reference = load_reference(list(clip_paths or []), robot, settings["ctrl_dt"], min_frames=horizon + 2)
+        return ImitationEnv(robot, reference, settings)
+    if task == "locomotion":
+        return LocomotionEnv(robot, settings)
+    raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+
+
+def make_training_env(env, settings: dict, num_envs: int, seed: int, full_reset: bool = False):
+    """Batched env with brax's episode and auto-reset wrappers and per-environment randomised models.
+
+    ``full_reset`` re-runs ``reset`` (a fresh random start) whenever an episode ends, instead of
+    returning to the batch's first states; rollouts that record data want the variety.
+    """
+    randomize = randomization_fn(settings["randomization"])
+    if randomize is not None:
+        randomize = functools.partial(randomize, rng=jax.random.split(jax.random.PRNGKey(seed), num_envs))
+    return wrapper.wrap_for_brax_training(env, episode_length=settings["episode_length"], randomization_fn=randomize,
+                                          full_reset=full_reset)

@@ -1,0 +1,122 @@
+"""Motion imitation: follow a reference motion (DeepMimic / motion_imitation style).
+
+Observation: proprioception, the reference phase (sin, cos), and for each step ``h`` in
+``reference_horizon`` the reference's joint angles, its root position relative to the robot's (in
+the robot's frame) and its gravity direction. Reward: named terms with scales (pose, joint velocity,
+end effectors, root pose, root velocity), each ``exp(-w * error)`` as in Peng et al. 2018/2020.
+Episodes start from a random clip at a random phase (reference-state initialisation) and end early
+on a fall or when the root strays more than ``max_root_error`` from the reference.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jp
+from ml_collections import config_dict
+from mujoco_playground._src import mjx_env
+
+from locomimic.envs import reference as reference_lib
+from locomimic.envs.base import QuadrupedEnv, base_config
+from locomimic.robots import Robot
+
+
+def quat_to_mat(q: jax.Array) -> jax.Array:
+    w, x, y, z = q
+    return jp.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def rotation_angle(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Angle (rad) of the rotation between two rotation matrices."""
+    cos = (jp.trace(a.T @ b) - 1.0) / 2.0
+    return jp.arccos(jp.clip(cos, -1.0, 1.0))
+
+
+class ImitationEnv(QuadrupedEnv):
+    """Follow a :class:`~locomimic.envs.reference.ReferenceMotion`."""
+
+    def __init__(self, robot: Robot, reference: reference_lib.ReferenceMotion, settings: dict):
+        task = settings["imitation"]
+        config = base_config(settings, robot)
+        config.reference_horizon = list(task["reference_horizon"])
+        config.max_root_error = task["max_root_error"]
+        config.reward_scales = config_dict.create(**task["reward_scales"])
+        config.reward_weights = config_dict.create(**task["reward_weights"])
+        super().__init__(robot, config)
+        self.reference = reference
+        self._ref = reference.to_jax()
+        # Clips are drawn in proportion to their length, so every frame is equally likely.
+        self._clip_logits = jp.log(jp.asarray(reference.lengths, dtype=jp.float32))
+
+    def reference_frame(self, info) -> dict[str, jax.Array]:
+        return reference_lib.frame(self._ref, info["clip"], info["frame"])
+
+    def reset(self, rng: jax.Array) -> mjx_env.State:
+        rng, clip_key, frame_key, gain_key = jax.random.split(rng, 4)
+        clip = jax.random.categorical(clip_key, self._clip_logits)
+        length = self._ref["lengths"][clip]
+        last_start = jp.where(self._ref["cyclic"][clip], length, jp.maximum(length - 1 - max(self._config.reference_horizon), 1))
+        start = jax.random.randint(frame_key, (), 0, last_start)
+        info = {"rng": rng, "clip": clip, "frame": start, "last_action": jp.zeros(self.action_size),
+                **self.sample_gain_scales(gain_key)}
+        ref = self.reference_frame(info)
+        data = self.make_data(ref["qpos"], ref["qvel"])
+        metrics = {f"reward/{name}": jp.zeros(()) for name in self._config.reward_weights}
+        metrics.update(root_error=jp.zeros(()), joint_error=jp.zeros(()), failure=jp.zeros(()), fall=jp.zeros(()))
+        return mjx_env.State(data, self._observation(data, info), jp.zeros(()), jp.zeros(()), metrics, info)
+
+    def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+        info = dict(state.info)
+        data = self.physics_step(state.data, self.joint_targets(action), info)
+        info["frame"] = info["frame"] + 1
+        info["last_action"] = action
+        ref = self.reference_frame(info)
+        terms = self._reward_terms(data, ref)
+        reward = sum(self._config.reward_weights[name] * value for name, value in terms.items())
+        root_error = jp.linalg.norm(data.qpos[:3] - ref["qpos"][:3])
+        clip_over = (~self._ref["cyclic"][info["clip"]]) & (info["frame"] >= self._ref["lengths"][info["clip"]] - 1)
+        fall = self.fallen(data)
+        failure = fall | (root_error > self._config.max_root_error)
+        done = failure | clip_over
+        metrics = {f"reward/{name}": value for name, value in terms.items()}
+        metrics["root_error"] = root_error
+        metrics["joint_error"] = jp.sqrt(jp.mean((data.qpos[self._joint_qpos] - ref["qpos"][self._joint_qpos]) ** 2))
+        metrics["failure"] = failure.astype(jp.float32)
+        metrics["fall"] = fall.astype(jp.float32)
+        return state.replace(data=data, obs=self._observation(data, info), reward=reward,
+                             done=done.astype(jp.float32), metrics=metrics, info=info)
+
+    def _reward_terms(self, data, ref) -> dict[str, jax.Array]:
+        s = self._config.reward_scales
+        q, dq = data.qpos[self._joint_qpos], data.qvel[self._joint_dof]
+        q_ref, dq_ref = ref["qpos"][self._joint_qpos], ref["qvel"][self._joint_dof]
+        root, root_ref = data.qpos[:3], ref["qpos"][:3]
+        feet = self.foot_positions(data) - root
+        feet_ref = ref["feet"] - root_ref
+        rot, rot_ref = self.trunk_rotation(data), quat_to_mat(ref["qpos"][3:7])
+        return {
+            "pose": jp.exp(-s.pose * jp.sum((q - q_ref) ** 2)),
+            "joint_velocity": jp.exp(-s.joint_velocity * jp.sum((dq - dq_ref) ** 2)),
+            "end_effector": jp.exp(-s.end_effector * jp.sum((feet - feet_ref) ** 2)),
+            "root_pose": jp.exp(-s.root_position * jp.sum((root - root_ref) ** 2)
+                                - s.root_orientation * rotation_angle(rot, rot_ref) ** 2),
+            "root_velocity": jp.exp(-s.root_linear_velocity * jp.sum((data.qvel[:3] - ref["qvel"][:3]) ** 2)
+                                    - s.root_angular_velocity * jp.sum((data.qvel[3:6] - ref["qvel"][3:6]) ** 2)),
+        }
+
+    def _observation(self, data, info) -> jax.Array:
+        rot = self.trunk_rotation(data)
+        parts = [self.proprioception(data, info["last_action"])]
+        phase = self.reference_frame(info)["phase"] * 2 * jp.pi
+        parts.append(jp.array([jp.sin(phase), jp.cos(phase)]))
+        for h in self._config.reference_horizon:
+            ref = reference_lib.frame(self._ref, info["clip"], info["frame"] + h)
+            parts += [
+                ref["qpos"][self._joint_qpos] - self._default_joints,
+                rot.T @ (ref["qpos"][:3] - data.qpos[:3]),
+                quat_to_mat(ref["qpos"][3:7]).T @ jp.array([0.0, 0.0, -1.0]),
+            ]
+        return jp.concatenate(parts)

@@ -1,0 +1,89 @@
+"""Velocity-command locomotion: follow (forward, lateral, yaw-rate) commands with the usual regularisers.
+
+Modelled on MuJoCo Playground's Go1 joystick task: exponential tracking rewards for the commanded
+planar and yaw velocities, penalties on vertical and roll/pitch velocity, tilt, torques and action
+rate, a feet-air-time bonus for stepping, and a termination penalty. Used by AMP (style comes from the
+discriminator) and by PPO without a reference.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jp
+from ml_collections import config_dict
+from mujoco_playground._src import mjx_env
+
+from locomimic.envs.base import QuadrupedEnv, base_config
+from locomimic.robots import Robot
+
+
+class LocomotionEnv(QuadrupedEnv):
+    """Follow velocity commands, resampled every ``command_interval`` seconds."""
+
+    def __init__(self, robot: Robot, settings: dict):
+        task = settings["locomotion"]
+        config = base_config(settings, robot)
+        config.command_low = list(task["command_low"])
+        config.command_high = list(task["command_high"])
+        config.command_interval = task["command_interval"]
+        config.tracking_sigma = task["tracking_sigma"]
+        config.air_time_target = task["air_time_target"]
+        config.reward_scales = config_dict.create(**task["reward_scales"])
+        super().__init__(robot, config)
+
+    def sample_command(self, rng: jax.Array) -> jax.Array:
+        return jax.random.uniform(rng, (3,), minval=jp.asarray(self._config.command_low),
+                                  maxval=jp.asarray(self._config.command_high))
+
+    def reset(self, rng: jax.Array) -> mjx_env.State:
+        rng, command_key, noise_key, gain_key = jax.random.split(rng, 4)
+        qpos = self._default_qpos.at[self._joint_qpos].add(
+            jax.random.uniform(noise_key, (len(self._joint_qpos),), minval=-0.1, maxval=0.1))
+        data = self.make_data(qpos, jp.zeros(self._mjx_model.nv))
+        info = {"rng": rng, "command": self.sample_command(command_key), "steps": jp.zeros((), jp.int32),
+                "last_action": jp.zeros(self.action_size), "air_time": jp.zeros(4),
+                **self.sample_gain_scales(gain_key)}
+        metrics = {f"reward/{name}": jp.zeros(()) for name in self._config.reward_scales}
+        metrics["failure"] = metrics["fall"] = jp.zeros(())
+        return mjx_env.State(data, self._observation(data, info), jp.zeros(()), jp.zeros(()), metrics, info)
+
+    def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+        info = dict(state.info)
+        data = self.physics_step(state.data, self.joint_targets(action), info)
+        fallen = self.fallen(data)
+        contact = self.foot_contacts(data)
+        first_contact = (info["air_time"] > 0) & contact
+        info["air_time"] = info["air_time"] + self.dt
+        terms = self._reward_terms(data, action, info, first_contact, fallen)
+        reward = sum(self._config.reward_scales[name] * value for name, value in terms.items()) * self.dt
+        info["air_time"] = jp.where(contact, 0.0, info["air_time"])
+        info["last_action"] = action
+        info["steps"] = info["steps"] + 1
+        info["rng"], key = jax.random.split(info["rng"])
+        interval = int(round(self._config.command_interval / self.dt))
+        info["command"] = jp.where(info["steps"] % interval == 0, self.sample_command(key), info["command"])
+        metrics = {f"reward/{name}": value for name, value in terms.items()}
+        metrics["failure"] = metrics["fall"] = fallen.astype(jp.float32)
+        return state.replace(data=data, obs=self._observation(data, info), reward=reward,
+                             done=fallen.astype(jp.float32), metrics=metrics, info=info)
+
+    def _reward_terms(self, data, action, info, first_contact, fallen) -> dict[str, jax.Array]:
+        command = info["command"]
+        linvel = self.linear_velocity_in_body(data)
+        angvel = self.angular_velocity_in_body(data)
+        sigma = self._config.tracking_sigma
+        return {
+            "tracking_linear_velocity": jp.exp(-jp.sum((command[:2] - linvel[:2]) ** 2) / sigma),
+            "tracking_angular_velocity": jp.exp(-((command[2] - angvel[2]) ** 2) / sigma),
+            "linear_velocity_z": linvel[2] ** 2,
+            "angular_velocity_xy": jp.sum(angvel[:2] ** 2),
+            "orientation": jp.sum(self.gravity_in_body(data)[:2] ** 2),
+            "torques": jp.sum(self.torques(data) ** 2),
+            "action_rate": jp.sum((action - info["last_action"]) ** 2),
+            "feet_air_time": jp.sum((info["air_time"] - self._config.air_time_target) * first_contact)
+            * (jp.linalg.norm(command[:2]) > 0.05),
+            "termination": fallen.astype(jp.float32),
+        }
+
+    def _observation(self, data, info) -> jax.Array:
+        return jp.concatenate([self.proprioception(data, info["last_action"]), info["command"]])

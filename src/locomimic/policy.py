@@ -1,0 +1,61 @@
+"""The policy/value networks shared by BC and PPO: exactly what brax's ``make_ppo_networks`` builds.
+
+BC saves ``(normalizer_params, policy_params, value_params)`` with ``brax.io.model.save_params``,
+the tuple ``brax.training.agents.ppo.train(restore_params=...)`` accepts, so PPO starts from BC.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from brax.io import model as brax_model
+from brax.training.acme import running_statistics
+from brax.training.agents.ppo import networks as ppo_networks
+
+from locomimic.errors import LocomimicError
+from locomimic.io import atomic_path
+
+
+def make_networks(observation_size: int, action_size: int, settings: dict):
+    """brax PPO networks (tanh-normal policy head, observation normaliser) with the configured sizes."""
+    return ppo_networks.make_ppo_networks(
+        observation_size,
+        action_size,
+        preprocess_observations_fn=running_statistics.normalize,
+        policy_hidden_layer_sizes=tuple(settings["policy_hidden_layers"]),
+        value_hidden_layer_sizes=tuple(settings["value_hidden_layers"]),
+    )
+
+
+def network_factory(settings: dict):
+    """``network_factory`` argument for ``ppo.train`` that builds the same networks as BC."""
+
+    def factory(observation_size, action_size, preprocess_observations_fn=running_statistics.normalize, **_):
+        return ppo_networks.make_ppo_networks(
+            observation_size, action_size, preprocess_observations_fn=preprocess_observations_fn,
+            policy_hidden_layer_sizes=tuple(settings["policy_hidden_layers"]),
+            value_hidden_layer_sizes=tuple(settings["value_hidden_layers"]))
+
+    return factory
+
+
+def make_inference_fn(observation_size: int, action_size: int, settings: dict):
+    return ppo_networks.make_inference_fn(make_networks(observation_size, action_size, settings))
+
+
+def save_policy_params(path: str | Path, params) -> None:
+    with atomic_path(path) as tmp:
+        brax_model.save_params(str(tmp), params)
+
+
+def load_policy_params(path: str | Path):
+    path = Path(path)
+    if not path.is_file():
+        raise LocomimicError(path, "policy parameters not found")
+    try:
+        params = brax_model.load_params(str(path))
+    except Exception as exc:  # pickle raises many types for a corrupt file
+        raise LocomimicError(path, f"not a readable policy parameter file: {exc}") from None
+    if not (isinstance(params, (tuple, list)) and len(params) == 3):
+        raise LocomimicError(path, "expected (normalizer, policy, value) parameters")
+    return params
