@@ -10,23 +10,15 @@ Goal (issue 2): at least 500 frames/s for a quadruped.
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LOCOMIMIC_SHARED", REPO.parent / "shared"))
-os.environ.setdefault("MENAGERIE_ROOT", str(SHARED / "menagerie"))
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+from common import REPO, SHARED, pin_to_one_core, report
 
-from locomimic.config import load_config  # noqa: E402
-from locomimic.motion import ai4animation, gait  # noqa: E402
-from locomimic.retarget import retarget_clip  # noqa: E402
-from locomimic.robots import load_robot  # noqa: E402
+from locomimic.config import load_config
+from locomimic.motion import ai4animation, gait
+from locomimic.retarget import retarget_clip
+from locomimic.robots import load_robot
 
 
 def clips():
@@ -40,8 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, help="also write the rows as CSV")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    pin_to_one_core()
     settings = load_config(REPO / "config" / "config.yaml")["retarget"]
     robots = ["default"] + (["unitree_go2"] if (SHARED / "menagerie" / "unitree_go2").is_dir() else [])
     rows = []
@@ -62,18 +53,7 @@ def main() -> None:
         rows.append({"robot": robot_name, "clip": "ALL", "frames": total_frames, "ik_frames_per_s": "",
                      "end_to_end_frames_per_s": round(total_frames / total_seconds),
                      "ik_iterations_per_frame": "", "foot_error_mean_mm": ""})
-    print(f"# retargeting, one core of {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}")
-    header = list(rows[0])
-    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in header]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    for row in rows:
-        print("  ".join(str(row[h]).ljust(w) for h, w in zip(header, widths)))
-    if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, header)
-            writer.writeheader()
-            writer.writerows(rows)
+    report("retargeting frames per second, pinned to one core", rows, args.csv)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH.parent / "results" / "bench"
-BENCHMARKS = ["retarget"]
+BENCHMARKS = ["retarget", "mjx_env", "bc"]
 
 
 def main() -> int:

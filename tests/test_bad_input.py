@@ -100,8 +100,11 @@ def write_config(tmp_path, text: str):
         ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\nretarget: {ik: {max_iterations: 0}}\n",
          "retarget.ik.max_iterations: 0 is less than the minimum of 1"),
         ("robots: [default]\nclipz: {}\n", "Additional properties are not allowed ('clipz' was unexpected)"),
+        ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\nmotions:\n  walk: {clips: [trot, walk]}\n",
+         "motions.walk.clips[1]: unknown clip 'walk'; clips: trot"),
     ],
-    ids=["unknown-robot", "negative-speed", "wrong-type", "bad-enum", "missing-path", "out-of-range", "typo"],
+    ids=["unknown-robot", "negative-speed", "wrong-type", "bad-enum", "missing-path", "out-of-range", "typo",
+         "motion-unknown-clip"],
 )
 def test_bad_config_stops_the_workflow_before_any_job(tmp_path, config, message):
     path = write_config(tmp_path, config)

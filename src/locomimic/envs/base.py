@@ -33,9 +33,20 @@ def base_config(settings: dict, robot: Robot) -> config_dict.ConfigDict:
 
 
 def to_motor_model(robot: Robot) -> mujoco.MjModel:
-    """Copy of the robot's model whose actuators are torque motors (ctrl = torque, joint order)."""
+    """Copy of the robot's model prepared for MJX.
+
+    - actuators become torque motors (``ctrl`` = torque) limited to the robot's torque limits;
+    - only feet and trunk collide, and only with the world (MJX lacks some primitive pairs, such as
+      cylinder-box, and self-collisions cost time without changing a walking gait);
+    - the robot file's ``mjx`` solver settings apply.
+    """
     model = mujoco.MjModel.from_xml_path(str(robot.model_path))
-    model.opt.timestep = robot.model.opt.timestep
+    options = robot.mjx_options
+    model.opt.timestep = options.get("timestep", robot.model.opt.timestep)
+    model.opt.iterations = options.get("iterations", model.opt.iterations)
+    model.opt.ls_iterations = options.get("ls_iterations", model.opt.ls_iterations)
+    if "cone" in options:
+        model.opt.cone = getattr(mujoco.mjtCone, f"mjCONE_{options['cone'].upper()}")
     model.actuator_gaintype[:] = mujoco.mjtGain.mjGAIN_FIXED
     model.actuator_biastype[:] = mujoco.mjtBias.mjBIAS_NONE
     model.actuator_gainprm[:] = 0.0
@@ -45,7 +56,24 @@ def to_motor_model(robot: Robot) -> mujoco.MjModel:
     model.actuator_ctrllimited[:] = 1
     model.actuator_ctrlrange[:] = np.stack([-limits, limits], axis=1)
     model.actuator_forcelimited[:] = 0
+    _feet_and_trunk_collide_with_world_only(model, robot)
     return model
+
+
+def _feet_and_trunk_collide_with_world_only(model: mujoco.MjModel, robot: Robot) -> None:
+    data = mujoco.MjData(model)
+    data.qpos[:] = robot.qpos_default
+    mujoco.mj_kinematics(model, data)
+    colliding = np.flatnonzero((model.geom_contype != 0) | (model.geom_conaffinity != 0))
+    robot_geoms = [g for g in colliding if model.geom_bodyid[g] != 0]
+    keep = {g for g in robot_geoms if model.geom_bodyid[g] == robot.trunk.id}
+    for foot in robot.feet:  # each foot's collision geom is the one nearest its frame
+        position = foot.position(data)
+        keep.add(min(robot_geoms, key=lambda g: np.linalg.norm(data.geom_xpos[g] - position)))
+    for g in robot_geoms:
+        model.geom_contype[g], model.geom_conaffinity[g] = (1, 0) if g in keep else (0, 0)
+    world = [g for g in colliding if model.geom_bodyid[g] == 0]
+    model.geom_conaffinity[world] |= 1
 
 
 class QuadrupedEnv(mjx_env.MjxEnv):

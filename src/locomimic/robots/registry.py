@@ -56,6 +56,7 @@ class Robot:
     hips: tuple[Frame, ...]
     foot_radius: float
     actuators: str
+    mjx_options: dict
     joint_names: tuple[str, ...]
     qpos_default: np.ndarray
     kp: np.ndarray
@@ -194,6 +195,7 @@ def load_robot(config_path: str | Path) -> Robot:
         hips=hips,
         foot_radius=float(spec["foot_radius"]),
         actuators=control["actuators"],
+        mjx_options=dict(spec.get("mjx", {})),
         joint_names=joint_names,
         qpos_default=qpos_default,
         kp=kp,

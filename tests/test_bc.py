@@ -1,0 +1,134 @@
+"""Demonstrations and behaviour cloning on real MJX rollouts, and the hand-over to brax PPO."""
+
+from __future__ import annotations
+
+
+import jax
+import numpy as np
+import pytest
+from brax.training.agents.ppo import train as ppo
+from mujoco_playground import wrapper
+
+from conftest import REPO
+from locomimic.bc import train_bc
+from locomimic.bc.train import discounted_returns, split_episodes
+from locomimic.config import load_config
+from locomimic.demos import generate_demos, load_demos
+from locomimic.demos.experts import reference_tracker
+from locomimic.envs import make_env
+from locomimic.errors import LocomimicError
+from locomimic.io import save_npz
+from locomimic.jaxcache import enable_compilation_cache
+from locomimic.motion import gait
+from locomimic.policy import load_policy_params, make_inference_fn, network_factory, save_policy_params
+from locomimic.retarget import retarget_clip
+from locomimic.robots import load_robot
+
+CONFIG = load_config(REPO / "config" / "config.yaml")
+POLICY = {"policy_hidden_layers": [32, 32], "value_hidden_layers": [32, 32]}
+enable_compilation_cache()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
+    path = tmp_path_factory.mktemp("clips") / "trot.npz"
+    save_npz(path, retarget_clip(gait.generate("trot", cycles=1), robot, CONFIG["retarget"]).arrays)
+    return make_env("imitation", robot, {**CONFIG["env"], "episode_length": 100}, [path])
+
+
+@pytest.fixture(scope="module")
+def demos(env, tmp_path_factory):
+    settings = {"num_envs": 16, "steps": 60, "action_noise": 0.1}
+    dataset, summary = generate_demos(env, reference_tracker(env), {**CONFIG["env"], "episode_length": 100}, settings, seed=0)
+    path = tmp_path_factory.mktemp("demos") / "demos.npz"
+    dataset.save(path)
+    return path, summary
+
+
+@pytest.fixture(scope="module")
+def bc(demos):
+    settings = {**CONFIG["bc"], "batch_size": 128, "max_epochs": 150, "patience": 20}
+    return train_bc(load_demos(demos[0]), POLICY, settings, seed=0)
+
+
+def test_demos_record_the_expert(env, demos):
+    path, summary = demos
+    data = load_demos(path)
+    assert data.observations.shape == (16 * 60, env.observation_size)
+    assert data.actions.shape == (16 * 60, env.action_size)
+    assert np.abs(data.actions).max() <= 1.0
+    # Episode ids are contiguous and change exactly after each done.
+    changes = np.flatnonzero(np.diff(data.episode_ids)) + 1
+    assert set(changes) <= set(np.flatnonzero(data.dones) + 1) | set(range(60, 16 * 60, 60))
+    assert summary["steps"] == 16 * 60 and summary["episodes"] >= 16
+    assert 0.0 <= summary["fall_rate"] <= summary["failure_rate"] <= 1.0
+    assert summary["mean_return"] > 0 and 1 <= summary["mean_episode_length"] <= 100
+
+
+def test_bc_imitates_the_expert(bc):
+    assert bc.metrics["validation_r2"] >= 0.9
+    assert len(bc.history) == bc.metrics["epochs"]
+    assert bc.history[-1]["validation_loss"] < bc.history[0]["validation_loss"]
+
+
+def test_bc_parameters_restore_into_brax_ppo(env, demos, bc, tmp_path):
+    save_policy_params(tmp_path / "policy.params", bc.params)
+    params = load_policy_params(tmp_path / "policy.params")
+    make_policy, restored, _ = ppo.train(
+        environment=env, num_timesteps=0, episode_length=100, num_envs=4, batch_size=4, num_minibatches=1,
+        normalize_observations=True, network_factory=network_factory(POLICY), restore_params=params,
+        wrap_env_fn=wrapper.wrap_for_brax_training, seed=0)
+    for a, b in zip(jax.tree_util.tree_leaves(restored), jax.tree_util.tree_leaves(params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    obs = load_demos(demos[0]).observations[:64]
+    ppo_actions = make_policy(restored, deterministic=True)(obs, jax.random.PRNGKey(0))[0]
+    bc_actions = make_inference_fn(env.observation_size, env.action_size, POLICY)(params, deterministic=True)(
+        obs, jax.random.PRNGKey(0))[0]
+    np.testing.assert_allclose(np.asarray(ppo_actions), np.asarray(bc_actions), atol=1e-6)
+
+
+def test_discounted_returns_restart_at_each_episode():
+    rewards = np.array([1.0, 1.0, 1.0, 2.0, 2.0], dtype=np.float32)
+    ids = np.array([0, 0, 0, 1, 1])
+    np.testing.assert_allclose(discounted_returns(rewards, ids, 0.5), [1.75, 1.5, 1.0, 3.0, 2.0])
+
+
+def test_validation_split_holds_out_whole_episodes():
+    ids = np.repeat(np.arange(20), 5)
+    train, val = split_episodes(ids, 0.2, seed=0)
+    assert not set(ids[train]) & set(ids[val]) and len(set(ids[val])) == 4
+
+
+def corrupt(path, tmp_path, **changes):
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays.update({k: f(arrays[k]) for k, f in changes.items()})
+    out = tmp_path / "bad.npz"
+    save_npz(out, arrays)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"actions": lambda a: a[:-1]}, "bad.npz: actions: shape (959, 12) does not match 960 samples"),
+        ({"rewards": lambda r: np.concatenate([r[:5], [np.nan], r[6:]]).astype(np.float32)},
+         "bad.npz: rewards: non-finite value (NaN or inf) at sample 5"),
+        ({"observations": lambda o: np.where(np.arange(len(o))[:, None] == 7, np.inf, o).astype(np.float32)},
+         "bad.npz: observations: non-finite value (NaN or inf) at sample 7"),
+    ],
+    ids=["mismatched-shapes", "nan-reward", "inf-observation"],
+)
+def test_bad_demonstration_file(demos, tmp_path, changes, message):
+    with pytest.raises(LocomimicError) as error:
+        load_demos(corrupt(demos[0], tmp_path, **changes))
+    assert message in str(error.value)
+
+
+def test_missing_or_corrupt_policy_file(tmp_path):
+    with pytest.raises(LocomimicError, match="policy parameters not found"):
+        load_policy_params(tmp_path / "none.params")
+    (tmp_path / "bad.params").write_bytes(b"not a pickle")
+    with pytest.raises(LocomimicError, match="bad.params: not a readable policy parameter file"):
+        load_policy_params(tmp_path / "bad.params")

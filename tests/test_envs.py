@@ -1,0 +1,140 @@
+"""The MJX environments: reset/step both tasks for both robots in real MJX physics."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jp
+import numpy as np
+import pytest
+
+from conftest import REPO
+from locomimic.config import load_config
+from locomimic.envs import make_env, make_training_env
+from locomimic.envs.reference import load_reference
+from locomimic.errors import LocomimicError
+from locomimic.io import save_npz
+from locomimic.jaxcache import enable_compilation_cache
+from locomimic.motion import gait
+from locomimic.retarget import retarget_clip
+from locomimic.robots import load_robot
+
+CONFIG = load_config(REPO / "config" / "config.yaml")
+enable_compilation_cache()
+
+
+@pytest.fixture(scope="module")
+def retargeted(tmp_path_factory):
+    """A generated trot retargeted onto each robot (what the retarget rule writes)."""
+
+    def make(robot, cycles=1):
+        path = tmp_path_factory.mktemp(robot.name) / f"trot{cycles}.npz"
+        result = retarget_clip(gait.generate("trot", cycles=cycles), robot, CONFIG["retarget"])
+        save_npz(path, result.arrays)
+        return path
+
+    return make
+
+
+def robot_named(request, name):
+    if name == "unitree_go2":
+        request.getfixturevalue("menagerie")
+    return load_robot(REPO / "config" / "robots" / f"{name}.yaml")
+
+
+def assert_finite_state(state, observation_size):
+    assert state.obs.shape == (observation_size,)
+    assert np.isfinite(np.asarray(state.obs)).all()
+    assert np.isfinite(float(state.reward))
+    for name, value in state.metrics.items():
+        assert np.isfinite(np.asarray(value)).all(), name
+
+
+@pytest.mark.parametrize("robot_name", ["default", "unitree_go2"])
+def test_imitation_env_resets_and_steps(request, retargeted, robot_name):
+    robot = robot_named(request, robot_name)
+    env = make_env("imitation", robot, CONFIG["env"], [retargeted(robot)])
+    assert env.dt == pytest.approx(0.02) and env.n_substeps == round(0.02 / robot.model.opt.timestep)
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
+    state = reset(jax.random.PRNGKey(0))
+    # Reference-state initialisation: the robot starts exactly on the reference.
+    ref = env.reference_frame(state.info)
+    np.testing.assert_allclose(state.data.qpos, ref["qpos"], atol=1e-6)
+    size = env.observation_size
+    assert size == 3 * 12 + 6 + 2 + 18 * len(CONFIG["env"]["imitation"]["reference_horizon"])
+    for _ in range(5):  # the reference tracker: PD targets are the reference's next frame
+        target = env.reference_frame({**state.info, "frame": state.info["frame"] + 1})["qpos"][env._joint_qpos]
+        state = step(state, env.action_for_targets(target))
+        assert_finite_state(state, size)
+    terms = {k: float(v) for k, v in state.metrics.items() if k.startswith("reward/")}
+    assert set(terms) == {f"reward/{k}" for k in CONFIG["env"]["imitation"]["reward_weights"]}
+    assert all(0.0 <= v <= 1.0 for v in terms.values())
+    assert terms["reward/pose"] > 0.3 and float(state.done) == 0.0  # following the reference
+
+
+@pytest.mark.parametrize("robot_name", ["default", "unitree_go2"])
+def test_locomotion_env_stands_under_its_pd_law(request, robot_name):
+    robot = robot_named(request, robot_name)
+    env = make_env("locomotion", robot, CONFIG["env"])
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
+    state = reset(jax.random.PRNGKey(1))
+    assert_finite_state(state, 3 * 12 + 6 + 3)
+    zero = jp.zeros(env.action_size)
+    for _ in range(50):  # one second holding the default pose
+        state = step(state, zero)
+        assert_finite_state(state, 3 * 12 + 6 + 3)
+    assert float(state.done) == 0.0
+    assert float(state.data.qpos[2]) > 0.8 * float(robot.qpos_default[2])
+    assert set(k for k in state.metrics if k.startswith("reward/")) == {
+        f"reward/{k}" for k in CONFIG["env"]["locomotion"]["reward_scales"]}
+
+
+def test_domain_randomisation_gives_each_environment_its_own_model(retargeted):
+    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
+    env = make_env("imitation", robot, CONFIG["env"], [retargeted(robot)])
+    batched = make_training_env(env, CONFIG["env"], num_envs=4, seed=0)
+    friction = np.asarray(batched._mjx_model_v.geom_friction[:, 0, 0])
+    masses = np.asarray(batched._mjx_model_v.body_mass[:, 1])
+    assert len(set(friction.round(6))) == 4 and len(set(masses.round(6))) == 4
+    low, high = CONFIG["env"]["randomization"]["friction_scale"]
+    base = robot.model.geom_friction[0, 0]
+    assert (friction >= low * base - 1e-6).all() and (friction <= high * base + 1e-6).all()
+    state = jax.jit(batched.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
+    assert len(set(np.asarray(state.info["kp_scale"]).round(6))) == 4  # per-episode PD gains
+
+
+def test_cyclic_reference_loops_with_accumulated_displacement(retargeted):
+    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
+    reference = load_reference([retargeted(robot, cycles=2)], robot, 0.02)
+    from locomimic.envs.reference import frame
+
+    ref = reference.to_jax()
+    length = int(reference.lengths[0])
+    one_loop_later = frame(ref, 0, length + 3)["qpos"]
+    now = frame(ref, 0, 3)["qpos"]
+    np.testing.assert_allclose(one_loop_later[7:], now[7:], atol=1e-6)  # same pose
+    travelled = float(one_loop_later[0] - now[0])
+    assert travelled == pytest.approx(0.6 * length * 0.02, rel=0.05)  # 0.6 m/s for one loop
+
+
+def test_clip_shorter_than_the_observation_horizon(retargeted, tmp_path):
+    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
+    with np.load(retargeted(robot)) as data:
+        arrays = {k: data[k] for k in data.files}
+    for key in ("qpos", "qvel", "foot_positions", "foot_targets", "contacts", "keypoints"):
+        arrays[key] = arrays[key][:4]
+    short = tmp_path / "short.npz"
+    save_npz(short, arrays)
+    with pytest.raises(LocomimicError, match=r"short.npz: the clip has 3 frames at 50 Hz; the observation horizon needs at least 7"):
+        make_env("imitation", robot, CONFIG["env"], [short])
+
+
+def test_clip_retargeted_for_another_robot(request, retargeted):
+    go2 = robot_named(request, "unitree_go2")
+    default = load_robot(REPO / "config" / "robots" / "default.yaml")
+    arrays_path = retargeted(default)
+    with np.load(arrays_path) as data:
+        renamed = {k: data[k] for k in data.files}
+    renamed["joint_names"] = np.array([n.replace("joint", "j") for n in renamed["joint_names"]])
+    save_npz(arrays_path.with_name("other.npz"), renamed)
+    with pytest.raises(LocomimicError, match="made for other joints"):
+        make_env("imitation", go2, CONFIG["env"], [arrays_path.with_name("other.npz")])
