@@ -23,6 +23,7 @@ wildcard_constraints:
 include: "workflow/rules/retarget.smk"
 include: "workflow/rules/demos.smk"
 include: "workflow/rules/bc.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

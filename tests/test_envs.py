@@ -62,8 +62,7 @@ def test_imitation_env_resets_and_steps(request, retargeted, robot_name):
     size = env.observation_size
     assert size == 3 * 12 + 6 + 2 + 18 * len(CONFIG["env"]["imitation"]["reference_horizon"])
     for _ in range(5):  # the reference tracker: PD targets are the reference's next frame
-        target = env.reference_frame({**state.info, "frame": state.info["frame"] + 1})["qpos"][env._joint_qpos]
-        state = step(state, env.action_for_targets(target))
+        state = step(state, env.tracker_action(state.info))
         assert_finite_state(state, size)
     terms = {k: float(v) for k, v in state.metrics.items() if k.startswith("reward/")}
     assert set(terms) == {f"reward/{k}" for k in CONFIG["env"]["imitation"]["reward_weights"]}

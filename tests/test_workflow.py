@@ -62,6 +62,11 @@ def test_workflow_end_to_end_with_make_style_reruns(tmp_path):
     assert metrics["closed_loop"]["policy"]["survival_time_mean"] > 0
     assert (bc / "loss.csv").read_text().startswith("epoch,train_loss,validation_loss")
     assert (bc / "policy.params").stat().st_size > 0
+    run = results / "train" / "default" / "trot" / "ppo" / "seed0"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 1280 and summary["initialised_from"].endswith("bc/default/trot/policy.params")
+    assert (run / "policy.params").stat().st_size > 0 and (run / "checkpoints").is_dir()
+    assert (run / "metrics.csv").read_text().startswith("step,wall_time,steps_per_second")
 
     assert planned_jobs(tmp_path, configfile) == {}  # nothing to do on a finished workflow
 
@@ -69,10 +74,11 @@ def test_workflow_end_to_end_with_make_style_reruns(tmp_path):
     changed = {**config, "clips": {**config["clips"], "trot": {**config["clips"]["trot"]}}}
     changed["clips"]["trot"]["gait"] = {**config["clips"]["trot"]["gait"], "speed": 0.5}
     configfile.write_text(yaml.safe_dump(changed))
-    assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 1, "bc": 1, "all": 1}
+    assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 1, "bc": 1, "train": 1,
+                                                  "all": 1}
     # ... while changing a stage's own settings plans that stage and those after it only.
     configfile.write_text(yaml.safe_dump({**config, "bc": {**config["bc"], "learning_rate": 0.01}}))
-    assert planned_jobs(tmp_path, configfile) == {"bc": 1, "all": 1}
+    assert planned_jobs(tmp_path, configfile) == {"bc": 1, "train": 1, "all": 1}
 
     if "dog_trot" in config["clips"]:  # a clip outside every motion: only its own retargeting reruns
         config["clips"]["dog_trot"]["frames"] = [2, 30]
@@ -115,5 +121,5 @@ def test_cli_lists_the_stages():
 
     done = subprocess.run([sys.executable, "-m", "locomimic", "--help"], capture_output=True, text=True)
     assert done.returncode == 0
-    for stage in ("gait", "retarget", "demos", "bc", "check-config"):
+    for stage in ("gait", "retarget", "demos", "bc", "train", "check-config"):
         assert stage in done.stdout

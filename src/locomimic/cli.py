@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from locomimic.errors import LocomimicError
@@ -132,6 +133,29 @@ def cmd_bc(args) -> None:
              evaluation["expert"]["survival_time_mean"], evaluation["survival_ratio"])
 
 
+def cmd_train(args) -> None:
+    """PPO on the imitation task, from BC weights (ppo) or from scratch (ppo_scratch)."""
+    from locomimic.io import save_csv, save_json
+    from locomimic.policy import load_policy_params, save_policy_params
+    from locomimic.train.ppo import train_ppo
+
+    config = _stage_config(args, ("env", "policy", "train"))
+    env = _imitation_env(args, config)
+    initial = load_policy_params(args.init) if args.init else None
+    start = time.perf_counter()
+    result = train_ppo(env, config["env"], config["policy"], config["train"]["ppo"] | {
+        "num_timesteps": config["train"]["num_timesteps"], "checkpoint_every": config["train"]["checkpoint_every"]},
+        args.out.parent, args.seed, initial)
+    save_policy_params(args.out, result["params"])
+    save_csv(args.metrics, result["rows"])
+    last = result["rows"][-1] if result["rows"] else {}
+    save_json(args.summary, {"algo": args.algo, "seed": args.seed, "steps": result["steps"],
+                             "resumed_from": result["resumed_from"], "initialised_from": str(args.init or "scratch"),
+                             "wall_seconds": time.perf_counter() - start,
+                             "final_episode_reward": last.get("episode_reward"),
+                             "final_episode_length": last.get("episode_length")})
+
+
 def cmd_check_config(args) -> None:
     """Validate a workflow config and every robot file it names, without running anything."""
     from locomimic.config import load_config, robot_config_path
@@ -184,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=Path, required=True, help="output loss curve (.csv)")
     p.add_argument("--metrics", type=Path, required=True, help="output validation and closed-loop metrics (.json)")
     p.set_defaults(run=cmd_bc)
+
+    p = stages.add_parser("train", help="PPO on MJX with brax (from BC weights or from scratch), resumable")
+    _add_stage_inputs(p)
+    p.add_argument("--algo", required=True, choices=["ppo", "ppo_scratch"])
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--init", type=Path, help="initial parameters (the BC policy); none trains from scratch")
+    p.add_argument("--out", type=Path, required=True,
+                   help="final parameters; the run's checkpoints go beside it, in checkpoints/")
+    p.add_argument("--metrics", type=Path, required=True, help="output metrics per evaluation (.csv)")
+    p.add_argument("--summary", type=Path, required=True, help="output run summary (.json)")
+    p.set_defaults(run=cmd_train)
 
     p = stages.add_parser("check-config", help="validate a workflow config and the robots it names")
     p.add_argument("config", type=Path)

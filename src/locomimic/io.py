@@ -55,8 +55,9 @@ def save_json(path: str | Path, data: object) -> None:
 
 
 def save_csv(path: str | Path, rows: list[dict]) -> None:
-    """Write rows (dicts with the same keys) as CSV, atomically."""
+    """Write rows as CSV, atomically; columns are every key in order of appearance, blanks where absent."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]) if rows else [])
+        writer = csv.DictWriter(handle, columns, restval="")
         writer.writeheader()
         writer.writerows(rows)

@@ -70,6 +70,13 @@ def motion_clips(wildcards):
     return [f"results/retarget/{wildcards.robot}/{clip}.npz" for clip in config["motions"][wildcards.motion]["clips"]]
 
 
+def train_init(wildcards):
+    """ppo starts from the BC policy of its robot and motion; ppo_scratch from nothing."""
+    if wildcards.algo == "ppo":
+        return f"results/bc/{wildcards.robot}/{wildcards.motion}/policy.params"
+    return []
+
+
 def stage_settings(*sections):
     """The config sections a stage reads, as JSON for its --settings (and for rerun decisions)."""
     return as_json({name: config[name] for name in sections})
@@ -81,6 +88,14 @@ def as_json(value):
 
 
 def all_outputs():
-    return expand("results/retarget/{robot}/{clip}.npz", robot=ROBOTS, clip=CLIPS) + expand(
-        "results/bc/{robot}/{motion}/policy.params", robot=ROBOTS, motion=MOTIONS
+    return (
+        expand("results/retarget/{robot}/{clip}.npz", robot=ROBOTS, clip=CLIPS)
+        + expand("results/bc/{robot}/{motion}/policy.params", robot=ROBOTS, motion=MOTIONS)
+        + expand(
+            "results/train/{robot}/{motion}/{algo}/seed{seed}/summary.json",
+            robot=ROBOTS,
+            motion=MOTIONS,
+            algo=config["train"]["algos"],
+            seed=config["train"]["seeds"],
+        )
     )

@@ -10,21 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import jax.numpy as jp
-
-from locomimic.envs import reference as reference_lib
 
 
 def reference_tracker(env):
     """Expert for an :class:`~locomimic.envs.imitation.ImitationEnv` (batched state)."""
-    joints = env._joint_qpos
 
     def act(state) -> jax.Array:
-        def one(clip, frame):
-            target = reference_lib.frame(env._ref, clip, frame + 1)["qpos"][joints]
-            return env.action_for_targets(target)
-
-        return jp.clip(jax.vmap(one)(state.info["clip"], state.info["frame"]), -1.0, 1.0)
+        return jax.vmap(lambda clip, frame: env.tracker_action({"clip": clip, "frame": frame}))(
+            state.info["clip"], state.info["frame"])
 
     return act
 

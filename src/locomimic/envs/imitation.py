@@ -54,6 +54,11 @@ class ImitationEnv(QuadrupedEnv):
     def reference_frame(self, info) -> dict[str, jax.Array]:
         return reference_lib.frame(self._ref, info["clip"], info["frame"])
 
+    def tracker_action(self, info) -> jax.Array:
+        """The reference tracker's action: PD targets on the reference's next frame (clipped to [-1, 1])."""
+        target = reference_lib.frame(self._ref, info["clip"], info["frame"] + 1)["qpos"][self._joint_qpos]
+        return jp.clip(self.action_for_targets(target), -1.0, 1.0)
+
     def reset(self, rng: jax.Array) -> mjx_env.State:
         rng, clip_key, frame_key, gain_key = jax.random.split(rng, 4)
         clip = jax.random.categorical(clip_key, self._clip_logits)
@@ -81,7 +86,7 @@ class ImitationEnv(QuadrupedEnv):
         fall = self.fallen(data)
         failure = fall | (root_error > self._config.max_root_error)
         done = failure | clip_over
-        metrics = {f"reward/{name}": value for name, value in terms.items()}
+        metrics = {**state.metrics, **{f"reward/{name}": value for name, value in terms.items()}}  # keep wrappers' keys
         metrics["root_error"] = root_error
         metrics["joint_error"] = jp.sqrt(jp.mean((data.qpos[self._joint_qpos] - ref["qpos"][self._joint_qpos]) ** 2))
         metrics["failure"] = failure.astype(jp.float32)

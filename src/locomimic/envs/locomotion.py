@@ -62,7 +62,7 @@ class LocomotionEnv(QuadrupedEnv):
         info["rng"], key = jax.random.split(info["rng"])
         interval = int(round(self._config.command_interval / self.dt))
         info["command"] = jp.where(info["steps"] % interval == 0, self.sample_command(key), info["command"])
-        metrics = {f"reward/{name}": value for name, value in terms.items()}
+        metrics = {**state.metrics, **{f"reward/{name}": value for name, value in terms.items()}}  # keep wrappers' keys
         metrics["failure"] = metrics["fall"] = fallen.astype(jp.float32)
         return state.replace(data=data, obs=self._observation(data, info), reward=reward,
                              done=fallen.astype(jp.float32), metrics=metrics, info=info)
