@@ -32,6 +32,22 @@ def menagerie(monkeypatch) -> Path:
     return MENAGERIE
 
 
+@pytest.fixture(scope="session")
+def trot_clip(tmp_path_factory) -> Path:
+    """One generated trot cycle retargeted onto the default robot, as the retarget rule writes it."""
+    from locomimic.config import load_config
+    from locomimic.io import save_npz
+    from locomimic.motion import gait
+    from locomimic.retarget import retarget_clip
+    from locomimic.robots import load_robot
+
+    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
+    settings = load_config(REPO / "config" / "config.yaml")["retarget"]
+    path = tmp_path_factory.mktemp("clips") / "trot.npz"
+    save_npz(path, retarget_clip(gait.generate("trot", cycles=1), robot, settings).arrays)
+    return path
+
+
 def run_locomimic(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess, as the Snakemake rules do."""
     return subprocess.run([sys.executable, "-m", "locomimic", *args], cwd=cwd, capture_output=True, text=True)

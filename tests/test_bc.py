@@ -19,9 +19,7 @@ from locomimic.envs import make_env
 from locomimic.errors import LocomimicError
 from locomimic.io import save_npz
 from locomimic.jaxcache import enable_compilation_cache
-from locomimic.motion import gait
 from locomimic.policy import load_policy_params, make_inference_fn, network_factory, save_policy_params
-from locomimic.retarget import retarget_clip
 from locomimic.robots import load_robot
 
 CONFIG = load_config(REPO / "config" / "config.yaml")
@@ -30,11 +28,9 @@ enable_compilation_cache()
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(trot_clip):
     robot = load_robot(REPO / "config" / "robots" / "default.yaml")
-    path = tmp_path_factory.mktemp("clips") / "trot.npz"
-    save_npz(path, retarget_clip(gait.generate("trot", cycles=1), robot, CONFIG["retarget"]).arrays)
-    return make_env("imitation", robot, {**CONFIG["env"], "episode_length": 100}, [path])
+    return make_env("imitation", robot, {**CONFIG["env"], "episode_length": 100}, [trot_clip])
 
 
 @pytest.fixture(scope="module")

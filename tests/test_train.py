@@ -16,11 +16,8 @@ import pytest
 from conftest import REPO
 from locomimic.config import load_config
 from locomimic.envs import make_env
-from locomimic.io import save_npz
 from locomimic.jaxcache import enable_compilation_cache
-from locomimic.motion import gait
 from locomimic.policy import load_policy_params, make_inference_fn
-from locomimic.retarget import retarget_clip
 from locomimic.robots import load_robot
 from locomimic.train import checkpoints
 from locomimic.train.ppo import TrainingDiverged, train_ppo
@@ -33,12 +30,9 @@ SETTINGS = {"env": {"episode_length": 60}, "policy": {"policy_hidden_layers": [3
 enable_compilation_cache()
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
-    path = tmp_path_factory.mktemp("clips") / "trot.npz"
-    save_npz(path, retarget_clip(gait.generate("trot", cycles=1), robot, CONFIG["retarget"]).arrays)
-    return path
+@pytest.fixture
+def clip(trot_clip):
+    return trot_clip
 
 
 def train_command(clip, run_dir, settings=SETTINGS, extra=()):

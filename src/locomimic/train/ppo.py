@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -156,8 +157,6 @@ def _column(key: str) -> str | None:
 
 
 def _previous_rows(path: Path, up_to: int) -> list[dict]:
-    import csv
-
     if not path.exists():
         return []
     with open(path) as handle:
