@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
+REPORT ?= results/report.html
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Jobs find the environment's python and snakemake first; JAX compiles are cached across runs.
@@ -14,14 +15,20 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export MUJOCO_GL ?= egl
 export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/locomimic/jax
 
-.PHONY: help install system-deps run dry-run lint test bench lock clean
+.PHONY: help install system-deps run report dry-run lint test bench lock clean
+.PHONY: dvc-remote push pull slurm-up slurm-down
 
 help:
-	@echo "make run      install, then run the workflow on config/config.yaml"
+	@echo "make run      install, then run the workflow on config/config.yaml and write results/report.html"
+	@echo "make report   write the Snakemake report of the finished run (REPORT=results/report.html)"
 	@echo "make test     install, then run the test suite"
-	@echo "make bench    install, then run the benchmarks in bench/"
+	@echo "make bench    install, then run the benchmarks in bench/ (BENCH_ARGS=--quick for a smoke test)"
 	@echo "make lint     snakemake --lint"
 	@echo "make lock     regenerate envs/requirements.lock from pyproject.toml"
+	@echo "make dvc-remote  make DVC_REMOTE (default ~/locomimic-dvc-remote) this clone's default DVC remote"
+	@echo "make push     dvc push: the datasets, checkpoints and results dvc.lock records"
+	@echo "make pull     dvc pull, then mark the pulled results up to date for Snakemake"
+	@echo "make slurm-up / slurm-down  start / stop a single-node SLURM on localhost (root; tests/slurm/cluster.sh)"
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,6 +50,16 @@ install: system-deps $(VENV)/.installed
 
 run: install
 	$(BIN)/snakemake --cores $(CORES)
+	@$(MAKE) --no-print-directory report
+
+# The HTML report embeds every figure, table and video (a few MB on the default config). It is written
+# again only when a result, a caption or the config is newer, so a second `make run` does nothing.
+report: install
+	@if [ -f $(REPORT) ] && [ -z "$$(find results workflow/report config -type f -newer $(REPORT) | head -1)" ]; then \
+		echo "report: $(abspath $(REPORT)) (up to date)"; \
+	else \
+		$(BIN)/snakemake --report $(REPORT) && echo "report: $(abspath $(REPORT))"; \
+	fi
 
 dry-run: install
 	$(BIN)/snakemake -n
@@ -53,8 +70,42 @@ lint: install
 test: install
 	$(BIN)/python -m pytest
 
+# BENCH_ARGS: e.g. --quick (minimal sizes, a smoke test), --only mjx_env bc, --skip workflow.
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# DVC (dvc.yaml). The default remote is a local folder, written to .dvc/config.local (not committed);
+# the README shows S3 and SSH remotes.
+DVC_REMOTE ?= $(HOME)/locomimic-dvc-remote
+
+dvc-remote: install
+	mkdir -p $(DVC_REMOTE)
+	$(BIN)/dvc remote add --local --default --force local $(abspath $(DVC_REMOTE))
+	@echo "DVC remote 'local': $(abspath $(DVC_REMOTE))"
+
+push: install
+	$(BIN)/dvc push
+
+# After `dvc pull` the files' times are those of the download, in no particular order, so Snakemake would
+# rebuild results that are older than their inputs. When DVC confirms that the workspace matches dvc.lock,
+# `snakemake --touch --forceall` stamps every output in the workflow's order (without changing its
+# contents) and records the current code and parameters, so `snakemake -n` has nothing to do.
+pull: install
+	$(BIN)/dvc pull
+	@if [ "$$($(BIN)/dvc status --json)" = "{}" ]; then \
+		$(BIN)/snakemake --touch --forceall --quiet all --cores 1 && echo "pull: results marked up to date for Snakemake"; \
+	else \
+		echo "pull: the workspace differs from dvc.lock (dvc status), so the results were not marked up to date;"; \
+		echo "      run 'dvc repro' (or 'snakemake --cores all') to rebuild what changed"; \
+	fi
+
+# A real single-node SLURM cluster on localhost (root; Debian packages), as tests/test_slurm.py uses it.
+slurm-up:
+	tests/slurm/cluster.sh install
+	tests/slurm/cluster.sh start
+
+slurm-down:
+	tests/slurm/cluster.sh stop
 
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"

@@ -11,6 +11,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 
@@ -24,6 +27,9 @@ include: "workflow/rules/retarget.smk"
 include: "workflow/rules/demos.smk"
 include: "workflow/rules/bc.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/render.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

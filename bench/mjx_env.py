@@ -1,39 +1,42 @@
 """MJX environment throughput against MuJoCo C on the same model.
 
-For each batch size, the batched imitation environment (brax wrappers, domain randomisation, PD
-law, 50 Hz control) is stepped in a jitted scan; env steps/s are counted after compilation.
-MuJoCo C steps the same model (motors, same contacts) on one core, and on all cores through
-``mujoco.rollout`` when it is available; its physics steps/s are divided by the substeps per control
-step to compare like with like.
+For each batch size, the batched imitation environment exactly as training uses it (brax wrappers,
+per-environment randomised models, PD law, 50 Hz control with the robot's physics substeps) is
+stepped with zero actions in a jitted ``lax.scan``; env steps/s are the best of a few timed calls
+after the first (compiling) one. The first call's time is reported too: it is mostly compilation,
+shortened when JAX's persistent cache already holds the program.
 
-    python bench/mjx_env.py [--batch-sizes 128 256 512 1024 2048] [--csv results/bench/mjx_env.csv]
+The reference is MuJoCo C stepping the same ``MjModel`` (same contacts and actuators, robot under
+zero control) on one core, and on every usable core through ``mujoco.rollout``; its physics
+steps/s are divided by the substeps per control step, to compare env steps with env steps. MJX runs
+on whatever ``jax.default_backend()`` is (CPU here; a GPU where jax has one), which the rows name.
+
+Summary keys: ``mjx_env.mujoco_c_1core``, ``mjx_env.mujoco_rollout_all_cores`` and
+``mjx_env.mjx_b{N}`` for each batch size N (other benches refer to these, e.g. ``mjx_env.mjx_b256``).
+
+    python bench/mjx_env.py [--quick] [--batch-sizes 128 256 ...] [--csv ...] [--summary ...]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jp
 import mujoco
 import numpy as np
 
-from common import REPO, report
+from common import imitation_env, parse_args, report, summary_row
 
-from locomimic.config import load_config
-from locomimic.envs import make_env, make_training_env
-from locomimic.io import save_npz
+from locomimic.envs import make_training_env
 from locomimic.jaxcache import enable_compilation_cache
-from locomimic.motion import gait
-from locomimic.retarget import retarget_clip
-from locomimic.robots import load_robot
+
+BATCH_SIZES = [128, 256, 512, 1024, 2048, 4096]
 
 
-def mjx_rate(env, settings, num_envs: int, steps: int = 20, repeats: int = 3) -> tuple[float, float]:
-    """(env steps per second, compile seconds) of the batched training environment."""
+def mjx_rate(env, settings, num_envs: int, steps: int = 20, repeats: int = 2) -> tuple[float, float]:
+    """(env steps per second, seconds of the first call) of the batched training environment."""
     batched = make_training_env(env, settings, num_envs, seed=0)
     state = jax.jit(batched.reset)(jax.random.split(jax.random.PRNGKey(0), num_envs))
     actions = jp.zeros((num_envs, env.action_size))
@@ -44,17 +47,17 @@ def mjx_rate(env, settings, num_envs: int, steps: int = 20, repeats: int = 3) ->
 
     start = time.perf_counter()
     state = jax.block_until_ready(run(state))
-    compile_seconds = time.perf_counter() - start
+    first_call = time.perf_counter() - start
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
         state = jax.block_until_ready(run(state))
         best = min(best, time.perf_counter() - start)
-    return num_envs * steps / best, compile_seconds
+    return num_envs * steps / best, first_call
 
 
 def mujoco_c_rate(model: mujoco.MjModel, qpos: np.ndarray, seconds: float = 3.0) -> float:
-    """Physics steps per second of ``mj_step`` on one core (robot holding still under zero torque)."""
+    """Physics steps per second of ``mj_step`` on one core (robot under zero control, reset every 20k steps)."""
     data = mujoco.MjData(model)
     data.qpos[:] = qpos
     steps, start = 0, time.perf_counter()
@@ -68,13 +71,13 @@ def mujoco_c_rate(model: mujoco.MjModel, qpos: np.ndarray, seconds: float = 3.0)
     return steps / (time.perf_counter() - start)
 
 
-def mujoco_rollout_rate(model: mujoco.MjModel, qpos: np.ndarray, threads: int) -> float | None:
-    """Physics steps per second of ``mujoco.rollout`` over ``threads`` threads, if available."""
+def mujoco_rollout_rate(model: mujoco.MjModel, qpos: np.ndarray, threads: int, horizon: int = 500) -> float | None:
+    """Physics steps per second of ``mujoco.rollout`` over ``threads`` threads (None if unavailable)."""
     try:
         from mujoco import rollout
     except ImportError:
         return None
-    batch, horizon = 64, 500
+    batch = 64
     state = np.zeros((batch, mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_FULLPHYSICS)))
     data = mujoco.MjData(model)
     data.qpos[:] = qpos
@@ -90,34 +93,44 @@ def mujoco_rollout_rate(model: mujoco.MjModel, qpos: np.ndarray, threads: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
-    parser.add_argument("--robot", default="default")
-    parser.add_argument("--csv", type=Path)
-    args = parser.parse_args()
+    args = parse_args(__doc__, lambda p: (p.add_argument("--batch-sizes", type=int, nargs="+"),
+                                          p.add_argument("--robot", default="default")))
+    batch_sizes = args.batch_sizes or ([128] if args.quick else BATCH_SIZES)
+    steps, repeats = (5, 1) if args.quick else (20, 2)
     enable_compilation_cache()
-    config = load_config(REPO / "config" / "config.yaml")
-    robot = load_robot(REPO / "config" / "robots" / f"{args.robot}.yaml")
-    clip = Path(os.environ.get("TMPDIR", "/tmp")) / f"locomimic_bench_{args.robot}_trot.npz"
-    save_npz(clip, retarget_clip(gait.generate("trot", cycles=2), robot, config["retarget"]).arrays)
-    env = make_env("imitation", robot, config["env"], [clip])
+    env, robot, config = imitation_env(args.robot)
 
     substeps = env.n_substeps
-    c_one = mujoco_c_rate(env.mj_model, robot.qpos_default) / substeps
-    threads = os.cpu_count() or 1
-    c_all = mujoco_rollout_rate(env.mj_model, robot.qpos_default, threads)
+    c_one = mujoco_c_rate(env.mj_model, robot.qpos_default, 0.5 if args.quick else 3.0) / substeps
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    c_all = mujoco_rollout_rate(env.mj_model, robot.qpos_default, threads, 100 if args.quick else 500)
     c_all = c_all / substeps if c_all else None
+    backend = jax.default_backend().upper()
+    device = "" if backend == "CPU" else f" ({jax.devices()[0].device_kind})"
     rows = [{"engine": "MuJoCo C, 1 core", "batch": 1, "env_steps_per_s": round(c_one), "vs_mujoco_1_core": 1.0,
-             "compile_s": ""}]
+             "first_call_s": ""}]
+    summary = [summary_row("mjx_env", "mjx_env.mujoco_c_1core", "MuJoCo C mj_step, 1 core", c_one, "env steps/s",
+                           notes=f"{args.robot} robot, {substeps} physics substeps per 50 Hz env step")]
+    rollout_key = "mjx_env.mujoco_rollout_all_cores"
     if c_all:
         rows.append({"engine": f"MuJoCo C rollout, {threads} threads", "batch": 64, "env_steps_per_s": round(c_all),
-                     "vs_mujoco_1_core": round(c_all / c_one, 2), "compile_s": ""})
-    for num_envs in args.batch_sizes:
-        rate, compile_seconds = mjx_rate(env, config["env"], num_envs)
-        rows.append({"engine": f"MJX {jax.default_backend().upper()}", "batch": num_envs, "env_steps_per_s": round(rate),
-                     "vs_mujoco_1_core": round(rate / c_one, 2), "compile_s": round(compile_seconds, 1)})
+                     "vs_mujoco_1_core": round(c_all / c_one, 2), "first_call_s": ""})
+        summary.append(summary_row("mjx_env", rollout_key, f"MuJoCo C mujoco.rollout, {threads} threads", c_all,
+                                   "env steps/s", "mjx_env.mujoco_c_1core", "64 rollouts"))
+    else:
+        summary.append(summary_row("mjx_env", rollout_key, "MuJoCo C mujoco.rollout, all cores", None, "env steps/s",
+                                   notes=f"skipped: mujoco {mujoco.__version__} has no mujoco.rollout"))
+    for num_envs in batch_sizes:
+        rate, first_call = mjx_rate(env, config["env"], num_envs, steps, repeats)
+        rows.append({"engine": f"MJX {backend}{device}", "batch": num_envs, "env_steps_per_s": round(rate),
+                     "vs_mujoco_1_core": round(rate / c_one, 2), "first_call_s": round(first_call, 1)})
+        vs_all = f", {rate / c_all:.2f}x rollout on {threads} threads" if c_all else ""
+        summary.append(summary_row("mjx_env", f"mjx_env.mjx_b{num_envs}",
+                                   f"MJX {backend}{device} env step, batch {num_envs}",
+                                   rate, "env steps/s", "mjx_env.mujoco_c_1core",
+                                   f"first call {first_call:.0f} s (compile){vs_all}"))
         print(rows[-1], flush=True)
-    report(f"imitation env ({args.robot}, {substeps} physics substeps per 50 Hz step)", rows, args.csv)
+    report(f"imitation env ({args.robot}, {substeps} physics substeps per 50 Hz step)", rows, args, summary)
 
 
 if __name__ == "__main__":

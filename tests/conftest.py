@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Rendering tests run headless; MuJoCo picks its OpenGL backend when it is first imported.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LOCOMIMIC_SHARED", REPO.parent / "shared"))
 DOG_MOCAP = SHARED / "mocap" / "ai4animation_dog"

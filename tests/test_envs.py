@@ -101,6 +101,30 @@ def test_domain_randomisation_gives_each_environment_its_own_model(retargeted):
     assert len(set(np.asarray(state.info["kp_scale"]).round(6))) == 4  # per-episode PD gains
 
 
+def test_reference_origin_syncs_to_the_robot_and_auto_reset_restarts_the_reference(retargeted):
+    """Every sync_interval the reference moves onto the robot's root; after brax's auto-reset (which
+    keeps info) the reference starts over with the cached first state instead of running on."""
+    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
+    settings = CONFIG["env"] | {"episode_length": 7, "imitation": CONFIG["env"]["imitation"] | {"sync_interval": 0.1}}
+    env = make_env("imitation", robot, settings, [retargeted(robot)])
+    batched = make_training_env(env, settings, num_envs=2, seed=0)
+    state = jax.jit(batched.reset)(jax.random.split(jax.random.PRNGKey(3), 2))
+    start = np.asarray(state.info["start_frame"])
+    step = jax.jit(lambda s: batched.step(s, jax.vmap(env.tracker_action)(s.info)))
+    synced = 0
+    for t in range(1, 9):
+        state = step(state)
+        frame = np.asarray(state.info["frame"])
+        assert (frame == (start + t if t <= 7 else start + 1)).all(), t  # the time limit is 7 steps
+        if t < 7:
+            where = {k: state.info[k] for k in ("clip", "frame", "origin")}
+            ref = jax.vmap(env.reference_frame)(where)["qpos"]
+            on_sync = frame % 5 == 0
+            np.testing.assert_allclose(np.asarray(ref)[on_sync, :2], np.asarray(state.data.qpos)[on_sync, :2], atol=1e-5)
+            synced += int(on_sync.sum())
+    assert synced >= 2 and np.isfinite(np.asarray(state.obs)).all()
+
+
 def test_cyclic_reference_loops_with_accumulated_displacement(retargeted):
     robot = load_robot(REPO / "config" / "robots" / "default.yaml")
     reference = load_reference([retargeted(robot, cycles=2)], robot, 0.02)

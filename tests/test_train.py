@@ -20,7 +20,8 @@ from locomimic.jaxcache import enable_compilation_cache
 from locomimic.policy import load_policy_params, make_inference_fn
 from locomimic.robots import load_robot
 from locomimic.train import checkpoints
-from locomimic.train.ppo import TrainingDiverged, train_ppo
+from locomimic.train.ppo import train_ppo
+from locomimic.train.run import TrainingDiverged
 
 CONFIG = load_config(REPO / "config" / "config.yaml")
 TINY_PPO = {"num_envs": 8, "batch_size": 8, "num_minibatches": 2, "unroll_length": 5, "num_updates_per_batch": 1,

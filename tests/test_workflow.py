@@ -1,12 +1,23 @@
-"""The real Snakemake workflow on a tiny config: outputs, make-style reruns, reproducibility, lint."""
+"""The real Snakemake workflow on a tiny config: outputs, evaluation, videos, the report, make-style
+reruns, reproducibility, lint.
+
+One tiny workflow run (the module fixture ``finished``) serves the tests that read its outputs; they
+are defined, and so run, before the test that changes its config and reruns parts of it.
+"""
 
 from __future__ import annotations
 
+import base64
+import csv
 import json
+import math
+import re
 
+import pytest
 import yaml
 
 from conftest import DOG_MOCAP, REPO, run_snakemake
+from test_render import assert_video
 
 DOG_TROT = DOG_MOCAP / "dog_trot_joint_pos.txt"
 
@@ -38,10 +49,98 @@ def planned_jobs(workdir, configfile) -> dict[str, int]:
     return counts
 
 
-def test_workflow_end_to_end_with_make_style_reruns(tmp_path):
-    configfile, config = tiny_config(tmp_path)
-    done = run_snakemake(tmp_path, configfile=configfile)
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """(workdir, configfile, config) of a finished tiny run with its report written."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    configfile, config = tiny_config(workdir)
+    done = run_snakemake(workdir, configfile=configfile)
     assert done.returncode == 0, done.stderr[-3000:]
+    done = run_snakemake(workdir, "--report", str(workdir / "results" / "report.html"), configfile=configfile)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir, configfile, config
+
+
+def policies(config):
+    return config.get("evaluate", {}).get("baselines", ["bc", "reference"]) + config["train"]["algos"]
+
+
+def test_every_policy_and_baseline_has_finite_metrics(finished):
+    workdir, _, config = finished
+    results = workdir / "results" / "eval"
+    expected = policies(config)
+    assert set(expected) >= {"bc", "reference", "ppo"}
+    for policy in expected:
+        for seed in config["train"].get("seeds", [0]):
+            run = json.loads((results / "default" / "trot" / policy / f"seed{seed}" / "metrics.json").read_text())
+            names = {"survival_rate", "survival_time", "return", "root_velocity_error", "cost_of_transport",
+                     "action_smoothness", "foot_slip"}
+            if run["task"] == "imitation":
+                names |= {"joint_rmse", "foot_error", "root_position_error"}
+            assert names <= set(run["metrics"]), policy
+            for name in names:
+                assert math.isfinite(run["metrics"][name]["mean"]), (policy, name)
+            assert run["episodes"] == config["evaluate"]["episodes"]
+    document = json.loads((results / "metrics.json").read_text())
+    assert sorted(document["results"]["default"]["trot"]) == sorted(expected)
+    with open(results / "summary.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["policy"] for row in rows] == expected
+    assert all(float(row["survival_time"]) > 0 for row in rows)
+    # The reference tracker follows its own reference closely in joint space.
+    reference = document["results"]["default"]["trot"]["reference"]["metrics"]
+    assert reference["joint_rmse"]["mean"] < 0.2
+
+
+def test_policy_videos_decode_with_the_configured_frames(finished):
+    workdir, _, config = finished
+    render = config["render"]
+    count = round(render["fps"] * min(render["seconds"], config["env"]["episode_length"] * 0.02))
+    for policy in policies(config):
+        assert_video(workdir / "results" / "render" / "policy" / "default" / "trot" / policy / "seed0.mp4", count,
+                     (render["width"], render["height"]), render["fps"])
+    for clip in config["clips"]:
+        assert (workdir / "results" / "render" / "retarget" / "default" / f"{clip}.mp4").stat().st_size > 0
+
+
+def embedded(report: str, name: str) -> bytes:
+    """The bytes of a result the report embeds as a data URI."""
+    match = re.search(rf"filename={re.escape(name)};base64,([A-Za-z0-9+/=]+)", report)
+    assert match, f"{name} is not in the report"
+    return base64.b64decode(match.group(1))
+
+
+def test_report_contains_the_plots_tables_and_videos(finished):
+    workdir, _, config = finished
+    report = (workdir / "results" / "report.html").read_text()
+    for name in ("learning_curves.png", "evaluation.png", "retarget.png"):
+        assert embedded(report, name).startswith(b"\x89PNG"), name
+    assert b"default,trot,reference" in embedded(report, "summary.csv")
+    table = embedded(report, "evaluation.html").decode()
+    assert "joint_rmse" in table and "cost_of_transport" in table
+    videos = embedded(report, "videos.html").decode()
+    assert videos.count("data:video/mp4;base64,") == len(policies(config))
+    for policy in policies(config):
+        assert f"<figcaption>{policy}</figcaption>" in videos
+    first = re.search(r"data:video/mp4;base64,([A-Za-z0-9+/=]+)", videos).group(1)
+    assert base64.b64decode(first)[4:8] == b"ftyp"  # an mp4 container
+    retarget = embedded(report, "retarget_videos.html").decode()
+    assert retarget.count("data:video/mp4;base64,") == len(config["clips"])
+    for caption in ("survival_rate", "cost of transport", "Student t"):  # captions explain the metrics
+        assert caption.lower() in report.lower() or caption in report
+
+
+def test_changing_video_settings_rerenders_without_simulating(finished):
+    workdir, configfile, config = finished
+    configfile.write_text(yaml.safe_dump({**config, "render": {**config["render"], "fps": 5}}))
+    jobs = planned_jobs(workdir, configfile)
+    assert jobs == {"render_policy": len(policies(config)), "render_retarget": len(config["clips"]),
+                    "policy_videos": 1, "retarget_videos": 1, "all": 1}
+    configfile.write_text(yaml.safe_dump(config))
+
+
+def test_workflow_end_to_end_with_make_style_reruns(finished):
+    tmp_path, configfile, config = finished
     results = tmp_path / "results"
     mtimes = {}
     for clip in config["clips"]:
@@ -74,16 +173,26 @@ def test_workflow_end_to_end_with_make_style_reruns(tmp_path):
     changed = {**config, "clips": {**config["clips"], "trot": {**config["clips"]["trot"]}}}
     changed["clips"]["trot"]["gait"] = {**config["clips"]["trot"]["gait"], "speed": 0.5}
     configfile.write_text(yaml.safe_dump(changed))
-    assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 1, "bc": 1, "train": 1,
-                                                  "all": 1}
-    # ... while changing a stage's own settings plans that stage and those after it only.
+    algos = len(config["train"]["algos"])
+    evaluated = 2 + algos  # the baselines bc and reference, and each algo
+    report = {"eval_summary": 1, "plot_evaluation": 1, "evaluation_table": 1, "policy_videos": 1,
+              "plot_learning_curves": 1, "all": 1}
+    assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 1, "bc": 1, "train": algos,
+                                                  "evaluate": evaluated, "render_policy": evaluated,
+                                                  "render_retarget": 1, "plot_retarget": 1, "retarget_videos": 1,
+                                                  **report}
+    # ... while changing a stage's own settings plans that stage and those after it only: BC, the PPO
+    # run that starts from it, and their evaluations and videos.
     configfile.write_text(yaml.safe_dump({**config, "bc": {**config["bc"], "learning_rate": 0.01}}))
-    assert planned_jobs(tmp_path, configfile) == {"bc": 1, "train": 1, "all": 1}
+    from_bc = int("ppo" in config["train"]["algos"])
+    assert planned_jobs(tmp_path, configfile) == {"bc": 1, "evaluate": 1 + from_bc, "render_policy": 1 + from_bc,
+                                                  **report, **({"train": 1} if from_bc else {})}
 
     if "dog_trot" in config["clips"]:  # a clip outside every motion: only its own retargeting reruns
         config["clips"]["dog_trot"]["frames"] = [2, 30]
         configfile.write_text(yaml.safe_dump(config))
-        assert planned_jobs(tmp_path, configfile) == {"retarget": 1, "all": 1}
+        assert planned_jobs(tmp_path, configfile) == {"retarget": 1, "render_retarget": 1, "plot_retarget": 1,
+                                                      "retarget_videos": 1, "all": 1}
         done = run_snakemake(tmp_path, configfile=configfile)
         assert done.returncode == 0, done.stderr[-3000:]
         for clip, mtime in mtimes.items():
@@ -121,5 +230,6 @@ def test_cli_lists_the_stages():
 
     done = subprocess.run([sys.executable, "-m", "locomimic", "--help"], capture_output=True, text=True)
     assert done.returncode == 0
-    for stage in ("gait", "retarget", "demos", "bc", "train", "check-config"):
+    for stage in ("gait", "retarget", "demos", "bc", "train", "evaluate", "eval-summary", "render-policy",
+                  "render-retarget", "plot", "report-page", "check-config"):
         assert stage in done.stdout

@@ -134,26 +134,155 @@ def cmd_bc(args) -> None:
 
 
 def cmd_train(args) -> None:
-    """PPO on the imitation task, from BC weights (ppo) or from scratch (ppo_scratch)."""
+    """PPO on the imitation task from BC weights (ppo) or from scratch (ppo_scratch), or AMP on locomotion."""
     from locomimic.io import save_csv, save_json
     from locomimic.policy import load_policy_params, save_policy_params
-    from locomimic.train.ppo import train_ppo
+    from locomimic.train import algo_task
 
     config = _stage_config(args, ("env", "policy", "train"))
-    env = _imitation_env(args, config)
-    initial = load_policy_params(args.init) if args.init else None
+    train = config["train"]
+    length = {"num_timesteps": train["num_timesteps"], "checkpoint_every": train["checkpoint_every"]}
     start = time.perf_counter()
-    result = train_ppo(env, config["env"], config["policy"], config["train"]["ppo"] | {
-        "num_timesteps": config["train"]["num_timesteps"], "checkpoint_every": config["train"]["checkpoint_every"]},
-        args.out.parent, args.seed, initial)
+    if args.algo == "amp":
+        from locomimic.envs import make_env
+        from locomimic.envs.reference import load_reference
+        from locomimic.jaxcache import enable_compilation_cache
+        from locomimic.robots import load_robot
+        from locomimic.train.amp import train_amp
+
+        enable_compilation_cache()
+        robot = load_robot(args.robot)
+        history = train["amp"]["history"]
+        env = make_env("locomotion", robot, config["env"], feature_history=history)
+        reference = load_reference(args.clips, robot, config["env"]["ctrl_dt"], min_frames=history + 1)
+        result = train_amp(env, reference, config["env"], config["policy"],
+                           {**length, "ppo": train["ppo"], "amp": train["amp"]}, args.out.parent, args.seed)
+    else:
+        from locomimic.train.ppo import train_ppo
+
+        env = _imitation_env(args, config)
+        initial = load_policy_params(args.init) if args.init else None
+        result = train_ppo(env, config["env"], config["policy"], train["ppo"] | length, args.out.parent, args.seed,
+                           initial)
     save_policy_params(args.out, result["params"])
     save_csv(args.metrics, result["rows"])
     last = result["rows"][-1] if result["rows"] else {}
-    save_json(args.summary, {"algo": args.algo, "seed": args.seed, "steps": result["steps"],
-                             "resumed_from": result["resumed_from"], "initialised_from": str(args.init or "scratch"),
+    save_json(args.summary, {"algo": args.algo, "task": algo_task(args.algo), "seed": args.seed,
+                             "steps": result["steps"], "resumed_from": result["resumed_from"],
+                             "initialised_from": str(args.init or "scratch"),
+                             "observation_size": int(env.observation_size), "action_size": int(env.action_size),
                              "wall_seconds": time.perf_counter() - start,
                              "final_episode_reward": last.get("episode_reward"),
                              "final_episode_length": last.get("episode_length")})
+
+
+def cmd_evaluate(args) -> None:
+    """Seeded, deterministic episodes of one policy or baseline; metrics per episode and their mean and CI."""
+    from locomimic.evaluate.episodes import evaluate_policy, setup_policy
+    from locomimic.evaluate.policies import read_summary
+    from locomimic.evaluate.trajectory import episode_trajectory, save_trajectory
+    from locomimic.io import save_csv, save_json
+    from locomimic.jaxcache import enable_compilation_cache
+    from locomimic.robots import load_robot
+
+    config = _stage_config(args, ("env", "policy", "evaluate"))
+    settings = config["evaluate"]
+    enable_compilation_cache()
+    setup = setup_policy(args.policy, args.params, read_summary(args.run_summary), load_robot(args.robot), args.clips,
+                         config["env"], config["policy"], settings)
+    eval_seed = settings["seed"] + args.seed
+    log.info("evaluating %s (%s task%s) on %d episodes, seed %d", args.policy, setup.task,
+             f", command {setup.command}" if setup.command else "", settings["episodes"], eval_seed)
+    per_episode, metrics, record = evaluate_policy(setup, settings["episodes"], eval_seed,
+                                                   label=f"evaluate {args.policy}")
+    rows = [{"episode": i, **{name: float(values[i]) for name, values in per_episode.items()}}
+            for i in range(settings["episodes"])]
+    save_trajectory(args.trajectory, episode_trajectory(record, setup.task, setup.env.robot, setup.env.dt, args.clips))
+    save_csv(args.episodes, rows)
+    save_json(args.out, {"robot": args.robot.stem, "motion": args.motion, "policy": args.policy, "seed": args.seed,
+                         "task": setup.task, "command": setup.command, "episodes": settings["episodes"],
+                         "eval_seed": eval_seed, "deterministic": settings["deterministic"],
+                         "params": str(args.params) if args.params else None, "metrics": metrics})
+    for name, stat in metrics.items():
+        log.info("%-20s %s", name, "n/a" if stat["mean"] is None else
+                 f"{stat['mean']:.4g}" + (f" +- {stat['ci95']:.2g}" if stat["ci95"] is not None else ""))
+
+
+def cmd_eval_summary(args) -> None:
+    """Aggregate evaluation runs over seeds into summary.csv and metrics.json."""
+    from locomimic.evaluate.aggregate import aggregate, load_run
+    from locomimic.io import save_csv, save_json
+
+    rows, document = aggregate([load_run(path) for path in args.runs])
+    save_csv(args.csv, rows)
+    save_json(args.json, document)
+    log.info("aggregated %d runs into %d rows", len(args.runs), len(rows))
+
+
+def _headless_gl() -> None:
+    """Render offscreen with EGL unless MUJOCO_GL says otherwise (MuJoCo reads it when first imported)."""
+    import os
+
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def cmd_render_policy(args) -> None:
+    """mp4 of a policy's first evaluated episode with a translucent ghost of its reference."""
+    _headless_gl()
+    from locomimic.evaluate.trajectory import load_trajectory
+    from locomimic.render.policy_video import render_policy
+    from locomimic.robots import load_robot
+
+    config = _stage_config(args, ("render",))
+    robot = load_robot(args.robot)
+    info = render_policy(args.out, robot, load_trajectory(args.trajectory, robot), config["render"])
+    log.info("wrote %s: %d frames %dx%d at %g fps", args.out, info["frames"], info["width"], info["height"], info["fps"])
+
+
+def cmd_render_retarget(args) -> None:
+    """mp4 of a retargeted clip with the scaled source keypoints drawn over the robot."""
+    _headless_gl()
+    from locomimic.envs.reference import load_clip_arrays
+    from locomimic.render.retarget_video import render_retarget
+    from locomimic.robots import load_robot
+
+    config = _stage_config(args, ("render",))
+    robot = load_robot(args.robot)
+    clip = load_clip_arrays(args.clip, robot)
+    for field in ("keypoints", "keypoint_names"):
+        if field not in clip:
+            raise LocomimicError(args.clip, f"missing field {field!r}: retarget the clip again")
+    info = render_retarget(args.out, robot, clip, config["render"])
+    log.info("wrote %s: %d frames %dx%d at %g fps", args.out, info["frames"], info["width"], info["height"], info["fps"])
+
+
+def cmd_plot(args) -> None:
+    """Report figures: learning curves, evaluation bars or retargeting errors."""
+    from locomimic.evaluate.aggregate import load_summary
+    from locomimic.report import plots
+
+    if args.kind == "learning":
+        plots.learning_curves(args.inputs, args.out, args.title)
+    elif args.kind == "evaluation":
+        plots.evaluation_bars(load_summary(args.inputs[0]), args.robot_name, args.motion, args.out)
+    else:
+        plots.retarget_errors(args.inputs, args.out)
+    log.info("wrote %s", args.out)
+
+
+def cmd_report_page(args) -> None:
+    """HTML pages for the report: a gallery of videos, or the evaluation metrics table."""
+    from locomimic.evaluate.aggregate import load_summary
+    from locomimic.report import pages
+
+    if args.kind == "videos":
+        labels = args.labels or [path.stem for path in args.inputs]
+        if len(labels) != len(args.inputs):
+            raise LocomimicError(None, f"{len(labels)} labels for {len(args.inputs)} videos", location="--labels")
+        pages.video_gallery(list(zip(labels, args.inputs)), args.title, args.out, args.note)
+    else:
+        pages.metrics_table(load_summary(args.inputs[0]), args.out)
+    log.info("wrote %s", args.out)
 
 
 def cmd_check_config(args) -> None:
@@ -209,9 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=Path, required=True, help="output validation and closed-loop metrics (.json)")
     p.set_defaults(run=cmd_bc)
 
-    p = stages.add_parser("train", help="PPO on MJX with brax (from BC weights or from scratch), resumable")
+    p = stages.add_parser("train", help="PPO (from BC weights or from scratch) or AMP on MJX with brax, resumable")
     _add_stage_inputs(p)
-    p.add_argument("--algo", required=True, choices=["ppo", "ppo_scratch"])
+    p.add_argument("--algo", required=True, choices=["ppo", "ppo_scratch", "amp"])
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--init", type=Path, help="initial parameters (the BC policy); none trains from scratch")
     p.add_argument("--out", type=Path, required=True,
@@ -219,6 +348,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=Path, required=True, help="output metrics per evaluation (.csv)")
     p.add_argument("--summary", type=Path, required=True, help="output run summary (.json)")
     p.set_defaults(run=cmd_train)
+
+    p = stages.add_parser("evaluate", help="seeded evaluation episodes of a policy or baseline, with metrics")
+    _add_stage_inputs(p)
+    p.add_argument("--policy", required=True, help="reference (PD tracker), bc, or a training algo (ppo, amp ...)")
+    p.add_argument("--seed", type=int, required=True, help="training seed; evaluation episodes use evaluate.seed + it")
+    p.add_argument("--params", type=Path, help="policy parameters (every policy but reference)")
+    p.add_argument("--run-summary", type=Path, help="the training run's summary.json (names its task)")
+    p.add_argument("--motion", required=True, help="motion name (recorded in the metrics)")
+    p.add_argument("--out", type=Path, required=True, help="output metrics: mean and 95%% CI per metric (.json)")
+    p.add_argument("--episodes", type=Path, required=True, help="output metrics per episode (.csv)")
+    p.add_argument("--trajectory", type=Path, required=True,
+                   help="output poses of the first episode and its reference, for the video (.npz)")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = stages.add_parser("eval-summary", help="aggregate evaluation runs over seeds (mean, 95%% CI)")
+    p.add_argument("--runs", type=Path, nargs="+", required=True, help="metrics.json of each evaluation run")
+    p.add_argument("--csv", type=Path, required=True, help="output table, one row per robot, motion, policy")
+    p.add_argument("--json", type=Path, required=True, help="output metrics with their definitions")
+    p.set_defaults(run=cmd_eval_summary)
+
+    p = stages.add_parser("render-policy", help="mp4 of a policy with a ghost of its reference (headless)")
+    p.add_argument("--robot", type=Path, required=True, help="robot file config/robots/<name>.yaml")
+    p.add_argument("--trajectory", type=Path, required=True, help="episode trajectory from the evaluate stage")
+    p.add_argument("--settings", type=_json_arg, required=True, help="config sections as JSON: {render}")
+    p.add_argument("--out", type=Path, required=True, help="output video (.mp4)")
+    p.set_defaults(run=cmd_render_policy)
+
+    p = stages.add_parser("render-retarget", help="mp4 of a retargeted clip with its source keypoints")
+    p.add_argument("--robot", type=Path, required=True, help="robot file config/robots/<name>.yaml")
+    p.add_argument("--clip", type=Path, required=True, help="retargeted clip (.npz)")
+    p.add_argument("--settings", type=_json_arg, required=True, help="config sections as JSON: {render}")
+    p.add_argument("--out", type=Path, required=True, help="output video (.mp4)")
+    p.set_defaults(run=cmd_render_retarget)
+
+    p = stages.add_parser("plot", help="report figures: learning curves, evaluation bars, retargeting errors")
+    p.add_argument("kind", choices=["learning", "evaluation", "retarget"])
+    p.add_argument("--inputs", type=Path, nargs="+", required=True,
+                   help="learning: train metrics.csv files; evaluation: eval metrics.json; retarget: clip .json files")
+    p.add_argument("--out", type=Path, required=True, help="output figure (.png)")
+    p.add_argument("--title", default="", help="figure title (learning)")
+    p.add_argument("--robot-name", help="robot to plot (evaluation)")
+    p.add_argument("--motion", help="motion to plot (evaluation)")
+    p.set_defaults(run=cmd_plot)
+
+    p = stages.add_parser("report-page", help="HTML pages for the report: a video gallery or the metrics table")
+    p.add_argument("kind", choices=["videos", "metrics"])
+    p.add_argument("--inputs", type=Path, nargs="+", required=True,
+                   help="videos: the .mp4 files; metrics: the aggregated eval metrics.json")
+    p.add_argument("--labels", nargs="+", help="videos: a label per video (default: file names)")
+    p.add_argument("--title", default="", help="page title (videos)")
+    p.add_argument("--note", default="", help="a line under the title (videos)")
+    p.add_argument("--out", type=Path, required=True, help="output page (.html)")
+    p.set_defaults(run=cmd_report_page)
 
     p = stages.add_parser("check-config", help="validate a workflow config and the robots it names")
     p.add_argument("config", type=Path)

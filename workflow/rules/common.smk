@@ -71,7 +71,7 @@ def motion_clips(wildcards):
 
 
 def train_init(wildcards):
-    """ppo starts from the BC policy of its robot and motion; ppo_scratch from nothing."""
+    """ppo starts from the BC policy of its robot and motion; ppo_scratch and amp from nothing."""
     if wildcards.algo == "ppo":
         return f"results/bc/{wildcards.robot}/{wildcards.motion}/policy.params"
     return []
@@ -87,6 +87,62 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
+EVAL_POLICIES = list(config["evaluate"]["baselines"]) + list(config["train"]["algos"])
+RENDER_SEED = config["train"]["seeds"][0]  # videos show the first training seed of each algo
+
+
+def policy_params(wildcards):
+    """The parameters a policy is evaluated from: BC's, its training run's, or none (the reference tracker)."""
+    if wildcards.policy == "reference":
+        return []
+    if wildcards.policy == "bc":
+        return f"results/bc/{wildcards.robot}/{wildcards.motion}/policy.params"
+    return f"results/train/{wildcards.robot}/{wildcards.motion}/{wildcards.policy}/seed{wildcards.seed}/policy.params"
+
+
+def policy_run_summary(wildcards):
+    """A training run's summary.json (it names the run's task); baselines have none."""
+    if wildcards.policy in ("reference", "bc"):
+        return []
+    return f"results/train/{wildcards.robot}/{wildcards.motion}/{wildcards.policy}/seed{wildcards.seed}/summary.json"
+
+
+def policy_args(wildcards, input):
+    """--params / --run-summary for the evaluate and render-policy commands."""
+    args = [f"--params {input.params}"] if input.params else []
+    args += [f"--run-summary {input.run_summary}"] if input.run_summary else []
+    return " ".join(args)
+
+
+def eval_runs(wildcards=None):
+    """Every evaluation run: each policy and baseline, robot, motion and training seed."""
+    return expand("results/eval/{robot}/{motion}/{policy}/seed{seed}/metrics.json", robot=ROBOTS, motion=MOTIONS,
+                  policy=EVAL_POLICIES, seed=config["train"]["seeds"])
+
+
+def policy_videos(wildcards):
+    return expand("results/render/policy/{robot}/{motion}/{policy}/seed{seed}.mp4", robot=wildcards.robot,
+                  motion=wildcards.motion, policy=EVAL_POLICIES, seed=RENDER_SEED)
+
+
+def train_metric_files(wildcards):
+    return expand("results/train/{robot}/{motion}/{algo}/seed{seed}/metrics.csv", robot=wildcards.robot,
+                  motion=wildcards.motion, algo=config["train"]["algos"], seed=config["train"]["seeds"])
+
+
+def report_outputs():
+    """Evaluation, videos, plots and report pages (the report's contents)."""
+    outputs = ["results/plots/retarget.png"] + expand("results/report/{robot}/retarget_videos.html", robot=ROBOTS)
+    if not MOTIONS:
+        return outputs
+    outputs += ["results/eval/summary.csv", "results/eval/metrics.json", "results/report/evaluation.html"]
+    outputs += expand("results/plots/{robot}/{motion}/evaluation.png", robot=ROBOTS, motion=MOTIONS)
+    outputs += expand("results/report/{robot}/{motion}/videos.html", robot=ROBOTS, motion=MOTIONS)
+    if config["train"]["algos"]:
+        outputs += expand("results/plots/{robot}/{motion}/learning_curves.png", robot=ROBOTS, motion=MOTIONS)
+    return outputs
+
+
 def all_outputs():
     return (
         expand("results/retarget/{robot}/{clip}.npz", robot=ROBOTS, clip=CLIPS)
@@ -98,4 +154,5 @@ def all_outputs():
             algo=config["train"]["algos"],
             seed=config["train"]["seeds"],
         )
+        + report_outputs()
     )

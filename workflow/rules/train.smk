@@ -1,4 +1,5 @@
-# Stage 4: RL on MJX with brax. ppo starts from the BC weights, ppo_scratch from random ones.
+# Stage 4: RL on MJX with brax. ppo starts from the BC weights, ppo_scratch from random ones; amp
+# learns the locomotion task with a style reward from a discriminator trained on the motion's clips.
 # Checkpoints under .../checkpoints/ are not declared outputs, so Snakemake keeps them when a job
 # fails or is killed, and the rerun resumes from the newest one.
 
@@ -23,7 +24,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{robot}/{motion}/{algo}/seed{seed}.tsv"
     wildcard_constraints:
-        algo="ppo|ppo_scratch",
+        algo="ppo|ppo_scratch|amp",
         seed=r"\d+",
     threads: 2
     resources:

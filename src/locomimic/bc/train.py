@@ -3,8 +3,9 @@
 - Observations are normalised by brax's ``running_statistics`` state, fitted on the training split.
 - The policy is the network ``make_ppo_networks`` builds; BC fits its deterministic action
   (``tanh`` of the Gaussian mean, what ``deterministic=True`` inference returns) to the expert's
-  actions by mean squared error. The head's scale outputs are left at their initialisation, so PPO
-  starts with its usual exploration noise.
+  actions by mean squared error. The head's scale outputs are then set to a constant
+  ``initial_std``: left at their initialisation (about 0.7 before ``tanh``) PPO's first rollouts
+  would be so noisy that its first updates undo the cloned gait.
 - The value network is fitted to discounted returns of the demonstrations, so PPO's first updates
   see sensible advantages instead of ones from a random critic.
 - Episodes, not samples, are split into training and validation sets; training stops when the
@@ -66,6 +67,20 @@ def r_squared(predicted: np.ndarray, target: np.ndarray) -> float:
     residual = np.sum((target - predicted) ** 2)
     total = np.sum((target - target.mean(axis=0)) ** 2)
     return float(1.0 - residual / max(total, 1e-12))
+
+
+def with_constant_std(policy_params: dict, action_size: int, std: float, min_std: float = 0.001) -> dict:
+    """Make the tanh-normal head's scale ``std`` everywhere: zero weights, bias ``softplus^-1(std - min_std)``.
+
+    brax's ``NormalTanhDistribution`` computes ``scale = softplus(raw) + min_std`` from the last
+    ``action_size`` outputs of the policy network.
+    """
+    layers = dict(policy_params["params"])
+    last = max(layers, key=lambda name: int(name.rsplit("_", 1)[-1]))
+    kernel, bias = layers[last]["kernel"], layers[last]["bias"]
+    raw = float(np.log(np.expm1(std - min_std)))
+    layers[last] = {"kernel": kernel.at[:, action_size:].set(0.0), "bias": bias.at[action_size:].set(raw)}
+    return {**policy_params, "params": layers}
 
 
 def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int) -> BCResult:
@@ -132,7 +147,7 @@ def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int
             log.info("early stop at epoch %d: validation loss has not improved since epoch %d", epoch, best[2])
             break
 
-    params = best[1]
+    params = {**best[1], "policy": with_constant_std(best[1]["policy"], data.actions.shape[1], settings["initial_std"])}
     predicted = np.asarray(predict(params, obs[val_idx]))
     metrics = {
         "validation_r2": r_squared(predicted, np.asarray(actions[val_idx])),

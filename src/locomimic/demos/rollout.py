@@ -68,14 +68,22 @@ def load_demos(path: str | Path) -> DemoDataset:
 
 
 def rollout(env, act, env_settings: dict, num_envs: int, steps: int, seed: int, action_noise: float = 0.0,
-            label: str = "rollout", chunk: int = 50) -> dict[str, np.ndarray]:
-    """Run ``act`` (batched state -> action) in ``num_envs`` environments; arrays are ``[env, step, ...]``."""
+            label: str = "rollout", chunk: int = 50, record_fn=None, act_params=None) -> dict[str, np.ndarray]:
+    """Run ``act`` (batched state -> action) in ``num_envs`` environments; arrays are ``[env, step, ...]``.
+
+    ``record_fn(state, action, next_state) -> dict`` adds fields to each step's record (evaluation
+    and rendering record positions, torques and the reference this way). With ``act_params``, ``act``
+    is called as ``act(state, act_params)`` and the parameters are an argument of the jitted rollout
+    rather than constants in it, so policies of the same shape share one compilation (and JAX's
+    persistent cache). Every chunk has the same length (the last one is padded and cut), so a
+    rollout compiles once.
+    """
     batched = make_training_env(env, env_settings, num_envs, seed, full_reset=True)
     key_reset, key_noise = jax.random.split(jax.random.PRNGKey(seed))
     state = jax.jit(batched.reset)(jax.random.split(key_reset, num_envs))
 
-    def one_step(state, key):
-        action = act(state)
+    def one_step(state, key, params):
+        action = act(state) if params is None else act(state, params)
         executed = jp.clip(action + action_noise * jax.random.normal(key, action.shape), -1.0, 1.0)
         next_state = batched.step(state, executed)
         record = {"observations": state.obs, "actions": action, "rewards": next_state.reward,
@@ -83,20 +91,24 @@ def rollout(env, act, env_settings: dict, num_envs: int, steps: int, seed: int, 
                   "falls": next_state.metrics["fall"],
                   "root_error": next_state.metrics.get("root_error", jp.zeros_like(next_state.reward)),
                   "joint_error": next_state.metrics.get("joint_error", jp.zeros_like(next_state.reward))}
+        if record_fn is not None:
+            record.update(record_fn(state, action, next_state))
         return next_state, record
 
     @jax.jit
-    def run_chunk(state, keys):
-        return jax.lax.scan(one_step, state, keys)
+    def run_chunk(state, keys, params):
+        return jax.lax.scan(lambda s, k: one_step(s, k, params), state, keys)
 
     progress = Progress(label, steps * num_envs, "env steps")
+    chunk = min(chunk, steps)
     keys = jax.random.split(key_noise, steps)
+    keys = jp.concatenate([keys, jp.repeat(keys[-1:], -steps % chunk, axis=0)])
     records = []
     for start in range(0, steps, chunk):
-        state, record = run_chunk(state, keys[start:start + chunk])
+        state, record = run_chunk(state, keys[start:start + chunk], act_params)
         records.append(jax.device_get(record))
-        progress.update(len(keys[start:start + chunk]) * num_envs)
-    return {name: np.swapaxes(np.concatenate([r[name] for r in records]), 0, 1) for name in records[0]}
+        progress.update(min(chunk, steps - start) * num_envs)
+    return {name: np.swapaxes(np.concatenate([r[name] for r in records])[:steps], 0, 1) for name in records[0]}
 
 
 def episode_summary(dones: np.ndarray, rewards: np.ndarray, failures: np.ndarray, falls: np.ndarray) -> dict:

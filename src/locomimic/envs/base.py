@@ -145,6 +145,17 @@ class QuadrupedEnv(mjx_env.MjxEnv):
         return {"kp_scale": jax.random.uniform(k1, (), minval=r.kp_scale[0], maxval=r.kp_scale[1]),
                 "kd_scale": jax.random.uniform(k2, (), minval=r.kd_scale[0], maxval=r.kd_scale[1])}
 
+    @staticmethod
+    def restarted(info: dict[str, Any]) -> jax.Array:
+        """Whether this step begins a new episode from the batch's cached first state.
+
+        brax's auto-reset (without ``full_reset``) swaps in the episode's first physics state but keeps
+        ``info``; it zeroes the episode wrapper's ``info["steps"]``, which is how a task knows to point
+        its own bookkeeping (reference frame, counters, histories) back at that state. Unwrapped
+        environments never restart on their own.
+        """
+        return info["steps"] == 0 if "steps" in info else jp.zeros((), bool)
+
     def make_data(self, qpos: jax.Array, qvel: jax.Array) -> mjx.Data:
         data = mjx.make_data(self._mjx_model).replace(qpos=qpos, qvel=qvel)
         return mjx.forward(self._mjx_model, data)

@@ -6,6 +6,11 @@ the robot's frame) and its gravity direction. Reward: named terms with scales (p
 end effectors, root pose, root velocity), each ``exp(-w * error)`` as in Peng et al. 2018/2020.
 Episodes start from a random clip at a random phase (reference-state initialisation) and end early
 on a fall or when the root strays more than ``max_root_error`` from the reference.
+
+Every ``sync_interval`` seconds the reference's horizontal origin moves to the robot's root
+(``info["origin"]``), as motion_imitation's cycle sync does (Peng et al. 2020): a robot that lags the
+reference by a few percent is then judged on how it walks, not on the distance it lost seconds ago,
+and the root-position reward keeps a gradient instead of vanishing once the gap has grown.
 """
 
 from __future__ import annotations
@@ -17,22 +22,8 @@ from mujoco_playground._src import mjx_env
 
 from locomimic.envs import reference as reference_lib
 from locomimic.envs.base import QuadrupedEnv, base_config
+from locomimic.envs.rotations import quat_to_mat, rotation_angle
 from locomimic.robots import Robot
-
-
-def quat_to_mat(q: jax.Array) -> jax.Array:
-    w, x, y, z = q
-    return jp.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def rotation_angle(a: jax.Array, b: jax.Array) -> jax.Array:
-    """Angle (rad) of the rotation between two rotation matrices."""
-    cos = (jp.trace(a.T @ b) - 1.0) / 2.0
-    return jp.arccos(jp.clip(cos, -1.0, 1.0))
 
 
 class ImitationEnv(QuadrupedEnv):
@@ -43,6 +34,7 @@ class ImitationEnv(QuadrupedEnv):
         config = base_config(settings, robot)
         config.reference_horizon = list(task["reference_horizon"])
         config.max_root_error = task["max_root_error"]
+        config.sync_interval = task["sync_interval"]
         config.reward_scales = config_dict.create(**task["reward_scales"])
         config.reward_weights = config_dict.create(**task["reward_weights"])
         super().__init__(robot, config)
@@ -51,13 +43,24 @@ class ImitationEnv(QuadrupedEnv):
         # Clips are drawn in proportion to their length, so every frame is equally likely.
         self._clip_logits = jp.log(jp.asarray(reference.lengths, dtype=jp.float32))
 
-    def reference_frame(self, info) -> dict[str, jax.Array]:
-        return reference_lib.frame(self._ref, info["clip"], info["frame"])
+    def reference_frame(self, info, ahead: int = 0) -> dict[str, jax.Array]:
+        """The reference ``ahead`` steps from the current frame, moved to the episode's origin."""
+        ref = reference_lib.frame(self._ref, info["clip"], info["frame"] + ahead)
+        origin = info.get("origin", jp.zeros(3))
+        return {**ref, "qpos": ref["qpos"].at[:3].add(origin), "feet": ref["feet"] + origin}
 
     def tracker_action(self, info) -> jax.Array:
         """The reference tracker's action: PD targets on the reference's next frame (clipped to [-1, 1])."""
-        target = reference_lib.frame(self._ref, info["clip"], info["frame"] + 1)["qpos"][self._joint_qpos]
+        target = self.reference_frame(info, ahead=1)["qpos"][self._joint_qpos]
         return jp.clip(self.action_for_targets(target), -1.0, 1.0)
+
+    def _synced_origin(self, data, info) -> jax.Array:
+        """Move the reference's horizontal origin onto the robot's root every ``sync_interval`` seconds."""
+        interval = int(round(self._config.sync_interval / self.dt))
+        if interval <= 0:
+            return info["origin"]
+        gap = (data.qpos[:3] - self.reference_frame(info)["qpos"][:3]).at[2].set(0.0)
+        return jp.where(info["frame"] % interval == 0, info["origin"] + gap, info["origin"])
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
         rng, clip_key, frame_key, gain_key = jax.random.split(rng, 4)
@@ -65,8 +68,8 @@ class ImitationEnv(QuadrupedEnv):
         length = self._ref["lengths"][clip]
         last_start = jp.where(self._ref["cyclic"][clip], length, jp.maximum(length - 1 - max(self._config.reference_horizon), 1))
         start = jax.random.randint(frame_key, (), 0, last_start)
-        info = {"rng": rng, "clip": clip, "frame": start, "last_action": jp.zeros(self.action_size),
-                **self.sample_gain_scales(gain_key)}
+        info = {"rng": rng, "clip": clip, "frame": start, "origin": jp.zeros(3), "last_action": jp.zeros(self.action_size),
+                "start_clip": clip, "start_frame": start, **self.sample_gain_scales(gain_key)}
         ref = self.reference_frame(info)
         data = self.make_data(ref["qpos"], ref["qvel"])
         metrics = {f"reward/{name}": jp.zeros(()) for name in self._config.reward_weights}
@@ -75,9 +78,15 @@ class ImitationEnv(QuadrupedEnv):
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
         info = dict(state.info)
+        restarted = self.restarted(info)
+        info["clip"] = jp.where(restarted, info["start_clip"], info["clip"])
+        info["frame"] = jp.where(restarted, info["start_frame"], info["frame"])
+        info["origin"] = jp.where(restarted, 0.0, info["origin"])
+        info["last_action"] = jp.where(restarted, 0.0, info["last_action"])
         data = self.physics_step(state.data, self.joint_targets(action), info)
         info["frame"] = info["frame"] + 1
         info["last_action"] = action
+        info["origin"] = self._synced_origin(data, info)
         ref = self.reference_frame(info)
         terms = self._reward_terms(data, ref)
         reward = sum(self._config.reward_weights[name] * value for name, value in terms.items())
@@ -118,7 +127,7 @@ class ImitationEnv(QuadrupedEnv):
         phase = self.reference_frame(info)["phase"] * 2 * jp.pi
         parts.append(jp.array([jp.sin(phase), jp.cos(phase)]))
         for h in self._config.reference_horizon:
-            ref = reference_lib.frame(self._ref, info["clip"], info["frame"] + h)
+            ref = self.reference_frame(info, ahead=h)
             parts += [
                 ref["qpos"][self._joint_qpos] - self._default_joints,
                 rot.T @ (ref["qpos"][:3] - data.qpos[:3]),

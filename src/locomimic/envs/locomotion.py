@@ -4,6 +4,9 @@ Modelled on MuJoCo Playground's Go1 joystick task: exponential tracking rewards 
 planar and yaw velocities, penalties on vertical and roll/pitch velocity, tilt, torques and action
 rate, a feet-air-time bonus for stepping, and a termination penalty. Used by AMP (style comes from the
 discriminator) and by PPO without a reference.
+
+With ``feature_history > 0`` the state's ``info["motion_history"]`` carries the last that many frames
+of motion features (:mod:`locomimic.envs.motion_features`), which AMP's discriminator scores.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import jax.numpy as jp
 from ml_collections import config_dict
 from mujoco_playground._src import mjx_env
 
+from locomimic.envs import motion_features
 from locomimic.envs.base import QuadrupedEnv, base_config
 from locomimic.robots import Robot
 
@@ -20,7 +24,7 @@ from locomimic.robots import Robot
 class LocomotionEnv(QuadrupedEnv):
     """Follow velocity commands, resampled every ``command_interval`` seconds."""
 
-    def __init__(self, robot: Robot, settings: dict):
+    def __init__(self, robot: Robot, settings: dict, feature_history: int = 0):
         task = settings["locomotion"]
         config = base_config(settings, robot)
         config.command_low = list(task["command_low"])
@@ -30,6 +34,11 @@ class LocomotionEnv(QuadrupedEnv):
         config.air_time_target = task["air_time_target"]
         config.reward_scales = config_dict.create(**task["reward_scales"])
         super().__init__(robot, config)
+        self.feature_history = feature_history
+
+    def motion_features(self, data) -> jax.Array:
+        return motion_features.motion_features(data.qpos, data.qvel, self.foot_positions(data), self._joint_qpos,
+                                               self._joint_dof)
 
     def sample_command(self, rng: jax.Array) -> jax.Array:
         return jax.random.uniform(rng, (3,), minval=jp.asarray(self._config.command_low),
@@ -40,15 +49,22 @@ class LocomotionEnv(QuadrupedEnv):
         qpos = self._default_qpos.at[self._joint_qpos].add(
             jax.random.uniform(noise_key, (len(self._joint_qpos),), minval=-0.1, maxval=0.1))
         data = self.make_data(qpos, jp.zeros(self._mjx_model.nv))
-        info = {"rng": rng, "command": self.sample_command(command_key), "steps": jp.zeros((), jp.int32),
+        info = {"rng": rng, "command": self.sample_command(command_key), "step": jp.zeros((), jp.int32),
                 "last_action": jp.zeros(self.action_size), "air_time": jp.zeros(4),
                 **self.sample_gain_scales(gain_key)}
+        if self.feature_history:
+            info["motion_history"] = motion_features.start_history(self.motion_features(data), self.feature_history)
         metrics = {f"reward/{name}": jp.zeros(()) for name in self._config.reward_scales}
         metrics["failure"] = metrics["fall"] = jp.zeros(())
+        metrics["forward_velocity_per_step"] = metrics["command_forward_velocity_per_step"] = jp.zeros(())
         return mjx_env.State(data, self._observation(data, info), jp.zeros(()), jp.zeros(()), metrics, info)
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
         info = dict(state.info)
+        restarted = self.restarted(info)
+        info["step"] = jp.where(restarted, 0, info["step"])
+        info["last_action"] = jp.where(restarted, 0.0, info["last_action"])
+        info["air_time"] = jp.where(restarted, 0.0, info["air_time"])
         data = self.physics_step(state.data, self.joint_targets(action), info)
         fallen = self.fallen(data)
         contact = self.foot_contacts(data)
@@ -58,12 +74,18 @@ class LocomotionEnv(QuadrupedEnv):
         reward = sum(self._config.reward_scales[name] * value for name, value in terms.items()) * self.dt
         info["air_time"] = jp.where(contact, 0.0, info["air_time"])
         info["last_action"] = action
-        info["steps"] = info["steps"] + 1
+        info["step"] = info["step"] + 1  # "step", not "steps": brax's episode wrapper owns info["steps"]
         info["rng"], key = jax.random.split(info["rng"])
         interval = int(round(self._config.command_interval / self.dt))
-        info["command"] = jp.where(info["steps"] % interval == 0, self.sample_command(key), info["command"])
+        info["command"] = jp.where(info["step"] % interval == 0, self.sample_command(key), info["command"])
+        if self.feature_history:
+            info["motion_history"] = motion_features.push_history(
+                info["motion_history"], self.motion_features(data), restarted, self.motion_features(state.data))
         metrics = {**state.metrics, **{f"reward/{name}": value for name, value in terms.items()}}  # keep wrappers' keys
         metrics["failure"] = metrics["fall"] = fallen.astype(jp.float32)
+        # brax's evaluator divides metrics named *_per_step by the episode length: episode means.
+        metrics["forward_velocity_per_step"] = self.linear_velocity_in_body(data)[0]
+        metrics["command_forward_velocity_per_step"] = state.info["command"][0]
         return state.replace(data=data, obs=self._observation(data, info), reward=reward,
                              done=fallen.astype(jp.float32), metrics=metrics, info=info)
 

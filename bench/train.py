@@ -1,0 +1,180 @@
+"""Training: PPO and AMP throughput against raw MJX stepping, and the default run's learning outcomes.
+
+Throughput (measured here, default config settings, default robot): a short PPO run on the
+imitation task and a short AMP run on the locomotion task, each a few training iterations after
+compilation. The rate is environment steps per second of training time only (brax's ``training/sps``
+for PPO, AMP's own ``sps`` column, both without evaluation time), against raw batched MJX stepping at
+the same batch size (``mjx_env.mjx_b{num_envs}``): the ratio is what the learner costs on top of physics.
+
+Outcomes, read from the default workflow's own results (``make run``; skipped with the reason when
+they are not there), because they need full-length training runs that do not fit this bench's budget:
+
+- PPO from BC: survival of the final deterministic evaluation (``num_eval_envs`` episodes of
+  ``env.episode_length`` steps = 10 s; survival = no fall and no loss of the reference);
+- steps to threshold: the first evaluation at which survival >= ``SURVIVAL`` and mean joint tracking
+  error <= ``JOINT_ERROR`` rad, for ``ppo`` (from BC) against ``ppo_scratch``;
+- AMP: style reward at the first and last evaluation, and the final evaluation's mean forward speed
+  against the commanded speed.
+
+    python bench/train.py [--quick] [--results results] [--csv ...] [--summary ...]
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import tempfile
+from pathlib import Path
+
+from common import REPO, imitation_env, parse_args, report, summary_row
+
+from locomimic.envs import make_env
+from locomimic.envs.reference import load_reference
+from locomimic.jaxcache import enable_compilation_cache
+from locomimic.train.amp import train_amp
+from locomimic.train.ppo import train_ppo
+
+SURVIVAL = 0.9
+JOINT_ERROR = 0.08  # rad: better than the PD reference tracker (the expert BC clones, ~0.085 on the trot)
+ITERATIONS = 5  # training iterations per algorithm (each batch_size * num_minibatches * unroll steps)
+
+
+def _settings(config: dict, quick: bool) -> tuple[dict, dict]:
+    train = config["train"]
+    ppo = dict(train["ppo"])
+    if quick:
+        ppo.update(num_envs=32, batch_size=32, num_minibatches=2, unroll_length=5, num_updates_per_batch=1,
+                   num_eval_envs=4)
+    per_iteration = ppo["batch_size"] * ppo["num_minibatches"] * ppo["unroll_length"]
+    iterations = 2 if quick else ITERATIONS
+    # An evaluation after every iteration: each row's rate then covers one iteration, and the first
+    # one (which includes compilation) can be left out.
+    length = {"num_timesteps": per_iteration * iterations, "checkpoint_every": per_iteration}
+    return ppo, length
+
+
+def steady_rate(rows: list[dict]) -> float:
+    """Median training rate over the iterations after the first (compiling) one."""
+    rates = [float(row["sps"]) for row in rows if row.get("sps")]
+    return float(statistics.median(rates[1:] or rates))
+
+
+def ppo_throughput(env, config: dict, ppo: dict, length: dict) -> float:
+    with tempfile.TemporaryDirectory(prefix="locomimic_bench_ppo_") as run_dir:
+        result = train_ppo(env, config["env"], config["policy"], ppo | length, Path(run_dir), seed=0)
+    return steady_rate(result["rows"])
+
+
+def amp_throughput(robot, clip: Path, config: dict, ppo: dict, length: dict, quick: bool) -> float:
+    amp = dict(config["train"]["amp"])
+    if quick:
+        amp.update(batch_size=64, disc_updates=2, replay_size=1000)
+    env = make_env("locomotion", robot, config["env"], feature_history=amp["history"])
+    reference = load_reference([clip], robot, config["env"]["ctrl_dt"], min_frames=amp["history"] + 1)
+    with tempfile.TemporaryDirectory(prefix="locomimic_bench_amp_") as run_dir:
+        result = train_amp(env, reference, config["env"], config["policy"], {**length, "ppo": ppo, "amp": amp},
+                           Path(run_dir), seed=0)
+    return steady_rate(result["rows"])
+
+
+def _rows(path: Path) -> list[dict] | None:
+    if not path.exists():
+        return None
+    with open(path) as handle:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
+
+
+def _survival(row: dict) -> float:
+    return 1.0 - row.get("episode_failure", 1.0)
+
+
+def _joint_error(row: dict) -> float:
+    return row.get("episode_joint_error", float("inf")) / max(row.get("episode_length", 1.0), 1.0)
+
+
+def steps_to_threshold(rows: list[dict]) -> float | None:
+    for row in rows:
+        if _survival(row) >= SURVIVAL and _joint_error(row) <= JOINT_ERROR:
+            return row["step"]
+    return None
+
+
+def outcome_rows(results: Path) -> list[dict]:
+    """Learning outcomes from the default workflow's training metrics (results/train/default/trot/...)."""
+    run = results / "train" / "default" / "trot"
+    ppo, scratch, amp = (_rows(run / algo / "seed0" / "metrics.csv") for algo in ("ppo", "ppo_scratch", "amp"))
+    missing = f"not found under {run}: run `make run` first"
+    out = []
+    if ppo:
+        final = ppo[-1]
+        out.append(summary_row("train", "train.ppo_survival", "PPO from BC: survival of 10 s eval episodes",
+                               _survival(final), "fraction", notes=f"final evaluation at step {final['step']:,.0f}, "
+                               f"mean joint error {_joint_error(final):.3f} rad"))
+    else:
+        out.append(summary_row("train", "train.ppo_survival", "PPO from BC: survival of 10 s eval episodes", None,
+                               "fraction", notes=f"ppo metrics {missing}"))
+    threshold = f"survival >= {SURVIVAL:.0%} and joint error <= {JOINT_ERROR} rad"
+    if ppo and scratch:
+        from_bc, from_scratch = steps_to_threshold(ppo), steps_to_threshold(scratch)
+        budget = scratch[-1]["step"]
+        out.append(summary_row("train", "train.ppo_steps_to_threshold", f"PPO from BC: env steps to {threshold}",
+                               from_bc, "env steps", notes="never reached" if from_bc is None else
+                               "0 = the BC initialisation itself meets it" if from_bc == 0 else ""))
+        out.append(summary_row("train", "train.scratch_steps_to_threshold",
+                               f"PPO from scratch: env steps to {threshold}", from_scratch, "env steps",
+                               "train.ppo_steps_to_threshold" if from_scratch and from_bc else "",
+                               notes=f"not reached within {budget:,.0f} steps" if from_scratch is None else ""))
+    if amp:
+        first, last = amp[1] if len(amp) > 1 else amp[0], amp[-1]
+        out.append(summary_row("train", "train.amp_style_reward", "AMP: style reward, last evaluation",
+                               last.get("style_reward"), "reward", notes=f"first training evaluation: "
+                               f"{first.get('style_reward', float('nan')):.3f}; disc accuracy reference "
+                               f"{last.get('disc_reference_accuracy', float('nan')):.2f} / policy "
+                               f"{last.get('disc_policy_accuracy', float('nan')):.2f}"))
+        speed = last.get("episode_forward_velocity_per_step")
+        command = last.get("episode_command_forward_velocity_per_step")
+        out.append(summary_row("train", "train.amp_speed", "AMP: forward speed / commanded speed", speed, "m/s",
+                               f"commanded {command:.2f} m/s" if command else "commanded speed",
+                               ratio=speed / command if speed is not None and command else None,
+                               notes="final deterministic evaluation"))
+    else:
+        out.append(summary_row("train", "train.amp_style_reward", "AMP: style reward", None, "reward",
+                               notes=f"amp metrics {missing}"))
+    return out
+
+
+def main() -> None:
+    args = parse_args(__doc__, lambda p: p.add_argument("--results", type=Path, default=REPO / "results",
+                                                        help="the workflow's results folder"))
+    enable_compilation_cache()
+    env, robot, config = imitation_env("default")
+    ppo, length = _settings(config, args.quick)
+    num_envs = ppo["num_envs"]
+    ppo_rate = ppo_throughput(env, config, ppo, length)
+    with tempfile.TemporaryDirectory(prefix="locomimic_bench_clip_") as folder:
+        from locomimic.io import save_npz
+        from locomimic.motion import gait
+        from locomimic.retarget import retarget_clip
+
+        clip = Path(folder) / "trot.npz"
+        save_npz(clip, retarget_clip(gait.generate("trot", cycles=2), robot, config["retarget"]).arrays)
+        amp_rate = amp_throughput(robot, clip, config, ppo, length, args.quick)
+
+    sizes = (f"{num_envs} envs, unroll {ppo['unroll_length']}, {ppo['num_minibatches']} minibatches of "
+             f"{ppo['batch_size']}; median over iterations after the first (compiling) one")
+    rows = [{"algorithm": "PPO (imitation)", "env_steps_per_s": round(ppo_rate), "settings": sizes},
+            {"algorithm": "AMP (locomotion + discriminator)", "env_steps_per_s": round(amp_rate), "settings": sizes}]
+    summary = [
+        summary_row("train", "train.ppo_steps_per_s", f"PPO training, {num_envs} envs", ppo_rate, "env steps/s",
+                    f"mjx_env.mjx_b{num_envs}", "brax training/sps (no evaluation time); " + sizes),
+        summary_row("train", "train.amp_steps_per_s", f"AMP training, {num_envs} envs", amp_rate, "env steps/s",
+                    f"mjx_env.mjx_b{num_envs}", "training time only; discriminator and replay included"),
+        summary_row("train", "train.amp_vs_ppo", "AMP throughput / PPO throughput", amp_rate, "env steps/s",
+                    "train.ppo_steps_per_s"),
+        *outcome_rows(args.results),
+    ]
+    report("PPO and AMP training (default config)", rows, args, summary)
+
+
+if __name__ == "__main__":
+    main()

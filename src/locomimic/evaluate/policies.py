@@ -1,0 +1,112 @@
+"""Which task each policy runs on and how it acts: trained runs, the BC baseline, the reference tracker.
+
+Why one place: the task of a policy decides its environment, its command and which metrics apply;
+and a parameter file that no longer fits the robot (its model changed since training) must be refused
+with an error naming the file rather than a shape error from deep inside flax.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from locomimic.errors import LocomimicError
+from locomimic.train import algo_task
+
+def task_for(policy: str, summary: dict | None = None) -> str:
+    """``amp`` follows velocity commands (``locomotion``); every other policy imitates the motion.
+
+    A training run's ``summary.json`` may name its task, which then wins.
+    """
+    if summary and summary.get("task"):
+        return str(summary["task"])
+    return algo_task(policy)
+
+
+def read_summary(path: str | Path | None) -> dict:
+    """A training run's summary.json (empty for baselines), with a clear error when unreadable."""
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LocomimicError(path, "training summary not found") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LocomimicError(path, f"not a readable training summary: {exc}") from None
+
+
+def check_params(params, path: str | Path, observation_size: int, action_size: int, settings: dict) -> None:
+    """Refuse parameters whose input, output or hidden sizes differ from what the environment needs."""
+    try:
+        normalizer, policy, _ = params
+        observed = int(np.shape(normalizer.mean)[0])
+        layers = policy["params"]
+        kernels = [np.shape(layers[name]["kernel"]) for name in sorted(layers, key=lambda n: int(n.rsplit("_", 1)[1]))]
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise LocomimicError(path, f"unexpected parameter layout ({exc}): not a brax PPO policy") from None
+    produced = kernels[-1][1] // 2  # tanh-normal head: mean and scale per action
+    if observed != observation_size or kernels[0][0] != observation_size or produced != action_size:
+        raise LocomimicError(path, f"made for observations of size {observed} and {produced} actions, but the "
+                             f"environment has {observation_size} and {action_size}: the robot model or the "
+                             "env settings changed since training; train this policy again")
+    hidden = [shape[1] for shape in kernels[:-1]]
+    if hidden != list(settings["policy_hidden_layers"]):
+        raise LocomimicError(path, f"hidden layers {hidden} differ from policy.policy_hidden_layers "
+                             f"{list(settings['policy_hidden_layers'])}: train this policy again")
+
+
+def policy_act(params, path: str | Path, observation_size: int, action_size: int, settings: dict,
+               deterministic: bool = True):
+    """``act(state, params)``: batched actions of saved parameters (read from ``path``), checked against the env.
+
+    The parameters travel as an argument (see :func:`locomimic.demos.rollout.rollout`). Stochastic
+    actions draw their noise from the auto-reset wrapper's per-environment key, which the wrapper
+    advances every step, so a seeded rollout stays reproducible.
+    """
+    from locomimic.policy import make_inference_fn
+
+    check_params(params, path, observation_size, action_size, settings)
+    make_policy = make_inference_fn(observation_size, action_size, settings)
+
+    def act(state, params):
+        policy = make_policy(params, deterministic=deterministic)
+        if deterministic:
+            return policy(state.obs, jax.random.PRNGKey(0))[0]
+        keys = state.info["AutoResetWrapper_rng"]
+        return jax.vmap(lambda obs, key: policy(obs[None], jax.random.fold_in(key, 1))[0][0])(state.obs, keys)
+
+    return act
+
+
+def motion_speed(clip_paths: list[Path]) -> float:
+    """Mean horizontal root speed (m/s) of a motion's retargeted clips, weighted by their duration."""
+    distance = duration = 0.0
+    for path in clip_paths:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                qpos, fps = data["qpos"], float(data["fps"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise LocomimicError(path, f"not a readable retargeted clip: {exc}") from None
+        distance += float(np.linalg.norm(qpos[-1, :2] - qpos[0, :2]))
+        duration += (len(qpos) - 1) / fps
+    return distance / max(duration, 1e-9)
+
+
+def locomotion_command(clip_paths: list[Path], settings: dict) -> list[float]:
+    """The fixed (forward, lateral, yaw) command a locomotion policy is evaluated on.
+
+    ``evaluate.command`` when set, else forward at the motion's own speed, so that a command-following
+    policy (AMP) and the imitation policies are asked for the same pace.
+    """
+    command = settings.get("command")
+    return [float(c) for c in command] if command else [motion_speed(clip_paths), 0.0, 0.0]
+
+
+def with_fixed_command(env_settings: dict, command: list[float]) -> dict:
+    """Env settings whose locomotion task always draws ``command``."""
+    locomotion = {**env_settings["locomotion"], "command_low": list(command), "command_high": list(command)}
+    return {**env_settings, "locomotion": locomotion}

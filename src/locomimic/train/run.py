@@ -1,0 +1,123 @@
+"""What every training run needs around its algorithm: a run folder that survives interruptions.
+
+- **Checkpoints and resume**: ``<run>/checkpoints/`` holds Orbax checkpoints named by the global
+  environment step (:mod:`locomimic.train.checkpoints`). A run that stops part way resumes from its
+  newest checkpoint, continuing the step count. The folder is stamped with a fingerprint of the run's
+  settings: one written under other settings is discarded, so changing the config never resumes a
+  stale run (``num_timesteps`` and ``checkpoint_every`` are left out, so raising the length continues).
+- **Divergence guard**: NaN or inf in the metrics (losses) or the parameters stops the run with a
+  clear message; only finite parameters are ever saved, so the last checkpoint stays good.
+- **Metrics**: a CSV row per evaluation (step, wall time, steps/s, then the algorithm's columns),
+  kept beside the checkpoints so a resumed run continues it, and a progress line with rate and ETA.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from locomimic.errors import LocomimicError
+from locomimic.io import save_csv
+from locomimic.progress import Progress
+from locomimic.train import checkpoints
+
+log = logging.getLogger("locomimic")
+
+RUN_LENGTH_SETTINGS = ("num_timesteps", "checkpoint_every")
+
+
+class TrainingDiverged(LocomimicError):
+    """NaN or inf appeared in training; the run stops and keeps its last good checkpoint."""
+
+
+def fingerprint(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def params_digest(params) -> str:
+    leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(params)]
+    return hashlib.sha256(b"".join(x.tobytes() for x in leaves)).hexdigest()[:16]
+
+
+def run_shape(settings: dict) -> dict:
+    """The settings that shape a run, without its length."""
+    return {k: v for k, v in settings.items() if k not in RUN_LENGTH_SETTINGS}
+
+
+class TrainingRun:
+    """A run folder: resume point, checkpoints, metrics rows and progress, with the divergence guard."""
+
+    def __init__(self, run_dir: Path, total_steps: int, *settings_parts):
+        self.dir = Path(run_dir)
+        self.checkpoints = self.dir / "checkpoints"
+        self.total = int(total_steps)
+        self.start_step, self.resumed = self._prepare(fingerprint(*settings_parts))
+        self.csv_path = self.checkpoints / "metrics.csv"
+        self.rows = self._previous_rows() if self.resumed is not None else []
+        self.progress = Progress("train", self.total, "env steps", every_s=0.0)
+        self.progress.done = self.start_step
+        self.wall_start = time.perf_counter()
+        self.last_step, self.last_time = self.start_step, self.wall_start
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.start_step, 0)
+
+    def _prepare(self, stamp_text: str) -> tuple[int, list | None]:
+        """Newest checkpoint of a run with the same settings, or a clean folder."""
+        stamp = self.checkpoints / "settings.sha256"
+        if self.checkpoints.exists() and (not stamp.exists() or stamp.read_text().strip() != stamp_text):
+            log.info("discarding checkpoints in %s: they were written under other settings", self.checkpoints)
+            shutil.rmtree(self.checkpoints)
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(stamp_text + "\n")
+        newest = checkpoints.latest(self.checkpoints)
+        if newest is None:
+            return 0, None
+        step, path = newest
+        log.info("resuming from checkpoint %s (step %d)", path, step)
+        return step, checkpoints.load(path)
+
+    def _diverged(self, what: str, step: int) -> TrainingDiverged:
+        return TrainingDiverged(self.dir, f"NaN or inf in {what} at step {step}; stopped, the last good "
+                                f"checkpoint is kept in {self.checkpoints}")
+
+    def save_checkpoint(self, step: int, state) -> None:
+        """Checkpoint ``state`` at global ``step``, refusing non-finite parameters."""
+        if not checkpoints.all_finite(state):
+            raise self._diverged("the policy parameters", step)
+        checkpoints.save(self.checkpoints, step, state)
+
+    def record(self, step: int, columns: dict[str, float]) -> dict:
+        """Append a metrics row (and the progress line) for global ``step``."""
+        bad = sorted(k for k, v in columns.items() if not np.isfinite(v))
+        if bad:
+            raise self._diverged(", ".join(bad[:4]), step)
+        now = time.perf_counter()
+        rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
+        self.last_step, self.last_time = step, now
+        row = {"step": step, "wall_time": round(now - self.wall_start, 3), "steps_per_second": round(rate, 1),
+               **columns}
+        self.rows.append(row)
+        save_csv(self.csv_path, self.rows)
+        self.progress.done = step
+        self.progress.update(0)
+        return row
+
+    @property
+    def steps_done(self) -> int:
+        return max(self.last_step, self.start_step)
+
+    def _previous_rows(self) -> list[dict]:
+        if not self.csv_path.exists():
+            return []
+        with open(self.csv_path) as handle:
+            return [row for row in csv.DictReader(handle) if int(row["step"]) <= self.start_step]
