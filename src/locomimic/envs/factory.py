@@ -15,6 +15,12 @@ from locomimic.envs.reference import load_reference
 from locomimic.robots import Robot
 
 TASKS = ("imitation", "locomotion")
+TASK_OF_ALGO = {"ppo": "imitation", "ppo_scratch": "imitation", "amp": "locomotion"}
+
+
+def algo_task(algo: str) -> str:
+    """The environment an algorithm trains (and is evaluated) on: AMP follows velocity commands."""
+    return TASK_OF_ALGO.get(algo, "imitation")
 
 
 def make_env(task: str, robot: Robot, settings: dict, clip_paths: list[Path] | None = None,
