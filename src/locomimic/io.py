@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from locomimic.errors import LocomimicError
+
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -46,6 +48,18 @@ def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
             info.external_attr = 0o644 << 16
             zf.writestr(info, buffer.getvalue())
+
+
+def load_npz(path: str | Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz file; a missing or unreadable file is one error naming it as ``what``."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise LocomimicError(path, f"{what} not found") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise LocomimicError(path, f"not a readable {what}: {exc}") from None
 
 
 def save_json(path: str | Path, data: object) -> None:

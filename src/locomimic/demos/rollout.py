@@ -17,7 +17,7 @@ import numpy as np
 
 from locomimic.envs import make_training_env
 from locomimic.errors import LocomimicError
-from locomimic.io import save_npz
+from locomimic.io import load_npz, save_npz
 from locomimic.progress import Progress
 
 FIELDS = ("observations", "actions", "rewards", "dones", "episode_ids")
@@ -41,13 +41,7 @@ class DemoDataset:
 def load_demos(path: str | Path) -> DemoDataset:
     """Read a demonstration file, checking every field's shape and values."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise LocomimicError(path, "demonstration file not found") from None
-    except (OSError, ValueError) as exc:
-        raise LocomimicError(path, f"not a readable demonstration file: {exc}") from None
+    arrays = load_npz(path, "demonstration file")
     missing = [f for f in FIELDS if f not in arrays]
     if missing:
         raise LocomimicError(path, f"missing field(s) {', '.join(missing)}; expected {', '.join(FIELDS)}")

@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 
 from locomimic.errors import LocomimicError
+from locomimic.io import load_npz
 from locomimic.robots import Robot
 
 
@@ -57,11 +58,7 @@ def _resample_qpos(model: mujoco.MjModel, qpos: np.ndarray, fps: float, dt: floa
 
 def load_clip_arrays(path: Path, robot: Robot) -> dict[str, np.ndarray]:
     """Read a retargeted clip and check it was made for this robot's joints."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise LocomimicError(path, f"not a readable retargeted clip: {exc}") from None
+    arrays = load_npz(path, "retargeted clip")
     for field in ("qpos", "fps", "joint_names", "foot_positions", "cyclic"):
         if field not in arrays:
             raise LocomimicError(path, f"missing field {field!r}: not a retargeted clip")

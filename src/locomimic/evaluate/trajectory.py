@@ -15,7 +15,7 @@ import numpy as np
 
 from locomimic.envs import reference as reference_lib
 from locomimic.errors import LocomimicError
-from locomimic.io import save_npz
+from locomimic.io import load_npz, save_npz
 from locomimic.robots import Robot
 
 FIELDS = ("qpos", "ghost_qpos", "dones", "dt")
@@ -47,13 +47,7 @@ def save_trajectory(path: str | Path, trajectory: dict[str, np.ndarray]) -> None
 def load_trajectory(path: str | Path, robot: Robot) -> dict[str, np.ndarray]:
     """Read a trajectory and check it was recorded for this robot's model."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise LocomimicError(path, "episode trajectory not found") from None
-    except (OSError, ValueError) as exc:
-        raise LocomimicError(path, f"not a readable episode trajectory: {exc}") from None
+    arrays = load_npz(path, "episode trajectory")
     missing = [f for f in FIELDS if f not in arrays]
     if missing:
         raise LocomimicError(path, f"missing field(s) {', '.join(missing)}: not written by the evaluate stage")

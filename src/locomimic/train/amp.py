@@ -38,6 +38,7 @@ from brax.training.agents.ppo import losses as ppo_losses
 from brax.training.agents.ppo import networks as ppo_networks
 
 from locomimic.envs import make_training_env
+from locomimic.envs import motion_features
 from locomimic.envs.motion_features import ReferenceHistories
 from locomimic.policy import make_networks
 from locomimic.train import discriminator as disc_lib
@@ -89,7 +90,7 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
     module = disc_lib.Discriminator(tuple(amp["hidden_layers"]))
     references = ReferenceHistories(reference, np.asarray(env.robot.joint_qpos_adr),
                                     np.asarray(env.robot.joint_dof_adr), history)
-    feature_size = references.sample(jax.random.PRNGKey(0), 1).shape[-1]
+    feature_size = motion_features.feature_size(len(env.robot.joint_qpos_adr), len(env.robot.feet))
 
     policy_optimizer = optax.chain(optax.clip_by_global_norm(ppo["max_grad_norm"]), optax.adam(ppo["learning_rate"]))
     disc_optimizer = optax.adam(amp["learning_rate"])
