@@ -69,8 +69,8 @@ def amp_throughput(robot, clip: Path, config: dict, ppo: dict, length: dict, qui
     amp = dict(config["train"]["amp"])
     if quick:
         amp.update(batch_size=64, disc_updates=2, replay_size=1000)
-    env = make_env("locomotion", robot, config["env"], feature_history=amp["history"])
     reference = load_reference([clip], robot, config["env"]["ctrl_dt"], min_frames=amp["history"] + 1)
+    env = make_env("locomotion", robot, config["env"], feature_history=amp["history"], reference=reference)
     with tempfile.TemporaryDirectory(prefix="locomimic_bench_amp_") as run_dir:
         result = train_amp(env, reference, config["env"], config["policy"], {**length, "ppo": ppo, "amp": amp},
                            Path(run_dir), seed=0)

@@ -47,6 +47,27 @@ def test_simulated_and_reference_features_agree(trot_clip):
     assert not np.allclose(sample[:, 0], sample[:, 1])  # consecutive frames, not copies
 
 
+def test_reference_state_initialisation_starts_mid_stride_and_evaluation_starts_standing(trot_clip):
+    """With reference_init = 1 every episode starts on a reference frame (over the origin, at its
+    velocity); the evaluation copy and an env without a reference start from the standing pose."""
+    robot = load_robot(ROBOT)
+    reference = load_reference([trot_clip], robot, 0.02, min_frames=3)
+    settings = CONFIG["env"] | {"locomotion": CONFIG["env"]["locomotion"] | {"reference_init": 1.0}}
+    env = make_env("locomotion", robot, settings, feature_history=2, reference=reference)
+    states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), 8))
+    qpos, qvel = np.asarray(states.data.qpos), np.asarray(states.data.qvel)
+    frames = reference.qpos[0, :reference.lengths[0]]
+    for q in qpos:  # each start is some frame of the clip, moved over the origin
+        nearest = np.abs(frames[:, 2:] - q[2:]).max(axis=1).min()
+        assert nearest < 1e-5 and np.allclose(q[:2], 0.0)
+    assert len({round(float(q[7]), 6) for q in qpos}) > 1  # different frames
+    assert np.abs(qvel[:, 0]).mean() > 0.2  # moving at the trot's speed, not standing
+    for standing in (env.without_reference_init(), make_env("locomotion", robot, settings, feature_history=2)):
+        start = jax.jit(jax.vmap(standing.reset))(jax.random.split(jax.random.PRNGKey(0), 8))
+        np.testing.assert_allclose(np.asarray(start.data.qvel), 0.0)
+        np.testing.assert_allclose(np.asarray(start.data.qpos)[:, 2], robot.qpos_default[2], atol=1e-6)
+
+
 def test_history_follows_steps_and_restarts_after_auto_reset(trot_clip):
     robot = load_robot(ROBOT)
     settings = CONFIG["env"] | {"episode_length": 3}

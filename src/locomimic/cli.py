@@ -153,8 +153,8 @@ def cmd_train(args) -> None:
         enable_compilation_cache()
         robot = load_robot(args.robot)
         history = train["amp"]["history"]
-        env = make_env("locomotion", robot, config["env"], feature_history=history)
         reference = load_reference(args.clips, robot, config["env"]["ctrl_dt"], min_frames=history + 1)
+        env = make_env("locomotion", robot, config["env"], feature_history=history, reference=reference)
         result = train_amp(env, reference, config["env"], config["policy"],
                            {**length, "ppo": train["ppo"], "amp": train["amp"]}, args.out.parent, args.seed)
     else:

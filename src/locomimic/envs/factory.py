@@ -24,18 +24,18 @@ def algo_task(algo: str) -> str:
 
 
 def make_env(task: str, robot: Robot, settings: dict, clip_paths: list[Path] | None = None,
-             feature_history: int = 0):
+             feature_history: int = 0, reference=None):
     """One (unbatched) environment: ``imitation`` needs the retargeted clips of its motion.
 
     ``feature_history`` (locomotion) keeps that many frames of motion features in each state's info,
-    for AMP's discriminator.
+    for AMP's discriminator; a loaded ``reference`` (locomotion) lets episodes start from its frames.
     """
     if task == "imitation":
         horizon = max(settings["imitation"]["reference_horizon"])
         reference = load_reference(list(clip_paths or []), robot, settings["ctrl_dt"], min_frames=horizon + 2)
         return ImitationEnv(robot, reference, settings)
     if task == "locomotion":
-        return LocomotionEnv(robot, settings, feature_history)
+        return LocomotionEnv(robot, settings, feature_history, reference)
     raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
 
 

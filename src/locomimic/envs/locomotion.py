@@ -7,9 +7,16 @@ discriminator) and by PPO without a reference.
 
 With ``feature_history > 0`` the state's ``info["motion_history"]`` carries the last that many frames
 of motion features (:mod:`locomimic.envs.motion_features`), which AMP's discriminator scores.
+
+Given a reference motion, a fraction ``reference_init`` of episodes starts from a random reference
+frame (pose and velocity; the AMP paper's reference state initialisation) instead of the standing
+pose: the policy meets mid-stride states from its first iteration, rather than having to discover
+walking before the discriminator can tell it anything useful.
 """
 
 from __future__ import annotations
+
+import copy
 
 import jax
 import jax.numpy as jp
@@ -17,6 +24,7 @@ from ml_collections import config_dict
 from mujoco_playground._src import mjx_env
 
 from locomimic.envs import motion_features
+from locomimic.envs import reference as reference_lib
 from locomimic.envs.base import QuadrupedEnv, base_config
 from locomimic.robots import Robot
 
@@ -24,7 +32,8 @@ from locomimic.robots import Robot
 class LocomotionEnv(QuadrupedEnv):
     """Follow velocity commands, resampled every ``command_interval`` seconds."""
 
-    def __init__(self, robot: Robot, settings: dict, feature_history: int = 0):
+    def __init__(self, robot: Robot, settings: dict, feature_history: int = 0,
+                 reference: reference_lib.ReferenceMotion | None = None):
         task = settings["locomotion"]
         config = base_config(settings, robot)
         config.command_low = list(task["command_low"])
@@ -35,6 +44,16 @@ class LocomotionEnv(QuadrupedEnv):
         config.reward_scales = config_dict.create(**task["reward_scales"])
         super().__init__(robot, config)
         self.feature_history = feature_history
+        self.reference_init = task["reference_init"] if reference is not None else 0.0
+        if self.reference_init > 0:
+            self._ref = reference.to_jax()
+            self._clip_logits = jp.log(jp.asarray(reference.lengths, dtype=jp.float32))
+
+    def without_reference_init(self) -> "LocomotionEnv":
+        """The same task with every episode starting from the standing pose (for evaluation)."""
+        env = copy.copy(self)
+        env.reference_init = 0.0
+        return env
 
     def motion_features(self, data) -> jax.Array:
         return motion_features.motion_features(data.qpos, data.qvel, self.foot_positions(data), self._joint_qpos,
@@ -45,10 +64,13 @@ class LocomotionEnv(QuadrupedEnv):
                                   maxval=jp.asarray(self._config.command_high))
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
-        rng, command_key, noise_key, gain_key = jax.random.split(rng, 4)
+        rng, command_key, noise_key, gain_key, start_key = jax.random.split(rng, 5)
         qpos = self._default_qpos.at[self._joint_qpos].add(
             jax.random.uniform(noise_key, (len(self._joint_qpos),), minval=-0.1, maxval=0.1))
-        data = self.make_data(qpos, jp.zeros(self._mjx_model.nv))
+        qvel = jp.zeros(self._mjx_model.nv)
+        if self.reference_init > 0:
+            qpos, qvel = self._maybe_reference_start(start_key, qpos, qvel)
+        data = self.make_data(qpos, qvel)
         info = {"rng": rng, "command": self.sample_command(command_key), "step": jp.zeros((), jp.int32),
                 "last_action": jp.zeros(self.action_size), "air_time": jp.zeros(4),
                 **self.sample_gain_scales(gain_key)}
@@ -58,6 +80,14 @@ class LocomotionEnv(QuadrupedEnv):
         metrics["failure"] = metrics["fall"] = jp.zeros(())
         metrics["forward_velocity_per_step"] = metrics["command_forward_velocity_per_step"] = jp.zeros(())
         return mjx_env.State(data, self._observation(data, info), jp.zeros(()), jp.zeros(()), metrics, info)
+
+    def _maybe_reference_start(self, rng: jax.Array, qpos: jax.Array, qvel: jax.Array):
+        """With probability ``reference_init``, a random reference frame (over the origin) instead."""
+        use_key, clip_key, frame_key = jax.random.split(rng, 3)
+        clip = jax.random.categorical(clip_key, self._clip_logits)
+        ref = reference_lib.frame(self._ref, clip, jax.random.randint(frame_key, (), 0, self._ref["lengths"][clip]))
+        use = jax.random.uniform(use_key) < self.reference_init
+        return jp.where(use, ref["qpos"].at[:2].set(0.0), qpos), jp.where(use, ref["qvel"], qvel)
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
         info = dict(state.info)

@@ -199,7 +199,7 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
         return state, env_state, metrics
 
     evaluator = acting.Evaluator(
-        make_training_env(env, env_settings, ppo["num_eval_envs"], seed + 1),
+        make_training_env(env.without_reference_init(), env_settings, ppo["num_eval_envs"], seed + 1),
         functools.partial(make_policy, deterministic=True), num_eval_envs=ppo["num_eval_envs"],
         episode_length=env_settings["episode_length"], action_repeat=1, key=key_eval)
 
