@@ -13,8 +13,9 @@ they are not there), because they need full-length training runs that do not fit
   ``env.episode_length`` steps = 10 s; survival = no fall and no loss of the reference);
 - steps to threshold: the first evaluation at which survival >= ``SURVIVAL`` and mean joint tracking
   error <= ``JOINT_ERROR`` rad, for ``ppo`` (from BC) against ``ppo_scratch``;
-- AMP: style reward at the first and last evaluation, and the final evaluation's mean forward speed
-  against the commanded speed.
+- AMP: the style reward logged while training (first and last evaluation); the style reward of
+  every checkpoint judged by the run's final discriminator (``locomimic.train.style_curve``: one fixed
+  judge, so the checkpoints compare); and the final evaluation's forward speed against the command.
 
     python bench/train.py [--quick] [--results results] [--csv ...] [--summary ...]
 """
@@ -33,6 +34,7 @@ from locomimic.envs.reference import load_reference
 from locomimic.jaxcache import enable_compilation_cache
 from locomimic.train.amp import train_amp
 from locomimic.train.ppo import train_ppo
+from locomimic.train.style_curve import checkpoint_style_rewards
 
 SURVIVAL = 0.9
 JOINT_ERROR = 0.08  # rad: better than the PD reference tracker (the expert BC clones, ~0.085 on the trot)
@@ -99,7 +101,23 @@ def steps_to_threshold(rows: list[dict]) -> float | None:
     return None
 
 
-def outcome_rows(results: Path) -> list[dict]:
+def judged_style_rows(run_dir: Path, robot, config: dict) -> list[dict]:
+    """Style reward of every AMP checkpoint under the run's final discriminator (see locomimic.train.style_curve)."""
+    amp = config["train"]["amp"]
+    env = make_env("locomotion", robot, config["env"], feature_history=amp["history"])
+    curve = checkpoint_style_rewards(run_dir, env, config["env"], config["policy"], amp,
+                                     config["train"]["ppo"]["num_eval_envs"], seed=1)
+    first, last = curve[0], curve[-1]
+    points = ", ".join(f"{row['step'] / 1e6:.2f}M: {row['style_reward']:.2f}" for row in curve)
+    return [summary_row("train", "train.amp_judged_style_reward", "AMP: style reward of the final policy, judged "
+                        "by the final discriminator", last["style_reward"], "reward", "the BC start (step 0)",
+                        ratio=last["style_reward"] / first["style_reward"] if first["style_reward"] else None,
+                        notes=f"every checkpoint, same judge, from standing: {points}; speed "
+                        f"{first['forward_velocity']:.2f} -> {last['forward_velocity']:.2f} m/s, survival "
+                        f"{first['survival']:.2f} -> {last['survival']:.2f}")]
+
+
+def outcome_rows(results: Path, robot, config: dict) -> list[dict]:
     """Learning outcomes from the default workflow's training metrics (results/train/default/trot/...)."""
     run = results / "train" / "default" / "trot"
     ppo, scratch, amp = (_rows(run / algo / "seed0" / "metrics.csv") for algo in ("ppo", "ppo_scratch", "amp"))
@@ -126,17 +144,19 @@ def outcome_rows(results: Path) -> list[dict]:
                                notes=f"not reached within {budget:,.0f} steps" if from_scratch is None else ""))
     if amp:
         first, last = amp[1] if len(amp) > 1 else amp[0], amp[-1]
-        out.append(summary_row("train", "train.amp_style_reward", "AMP: style reward, last evaluation",
-                               last.get("style_reward"), "reward", notes=f"first training evaluation: "
-                               f"{first.get('style_reward', float('nan')):.3f}; disc accuracy reference "
+        out.append(summary_row("train", "train.amp_online_style_reward", "AMP: style reward while training, last "
+                               "evaluation", last.get("style_reward"), "reward", notes=f"first training evaluation: "
+                               f"{first.get('style_reward', float('nan')):.3f}; each iteration's policy scored by "
+                               f"that iteration's discriminator; disc accuracy reference "
                                f"{last.get('disc_reference_accuracy', float('nan')):.2f} / policy "
                                f"{last.get('disc_policy_accuracy', float('nan')):.2f}"))
+        out += judged_style_rows(run / "amp" / "seed0", robot, config)
         speed = last.get("episode_forward_velocity_per_step")
         command = last.get("episode_command_forward_velocity_per_step")
         out.append(summary_row("train", "train.amp_speed", "AMP: forward speed / commanded speed", speed, "m/s",
                                f"commanded {command:.2f} m/s" if command else "commanded speed",
                                ratio=speed / command if speed is not None and command else None,
-                               notes="final deterministic evaluation"))
+                               notes="final deterministic evaluation, from standing"))
     else:
         out.append(summary_row("train", "train.amp_style_reward", "AMP: style reward", None, "reward",
                                notes=f"amp metrics {missing}"))
@@ -171,7 +191,7 @@ def main() -> None:
                     f"mjx_env.mjx_b{num_envs}", "training time only; discriminator and replay included"),
         summary_row("train", "train.amp_vs_ppo", "AMP throughput / PPO throughput", amp_rate, "env steps/s",
                     "train.ppo_steps_per_s"),
-        *outcome_rows(args.results),
+        *outcome_rows(args.results, robot, config),
     ]
     report("PPO and AMP training (default config)", rows, args, summary)
 

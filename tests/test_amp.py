@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jp
 import numpy as np
 import optax
+from brax.training.acme import running_statistics, specs
 
 from conftest import REPO
 from locomimic.config import load_config
@@ -19,8 +20,9 @@ from locomimic.envs import make_env, make_training_env
 from locomimic.envs.motion_features import ReferenceHistories, feature_size, motion_features
 from locomimic.envs.reference import load_reference
 from locomimic.jaxcache import enable_compilation_cache
-from locomimic.policy import load_policy_params, make_inference_fn
+from locomimic.policy import load_policy_params, make_inference_fn, make_networks, save_policy_params
 from locomimic.robots import load_robot
+from locomimic.train import checkpoints
 from locomimic.train import discriminator as disc_lib
 
 CONFIG = load_config(REPO / "config" / "config.yaml")
@@ -134,12 +136,36 @@ def amp_command(clip, run_dir, settings):
             "--metrics", str(run_dir / "metrics.csv"), "--summary", str(run_dir / "summary.json")]
 
 
-def test_amp_trains_logs_the_discriminator_and_continues_a_finished_run(trot_clip, tmp_path):
-    done = subprocess.run(amp_command(trot_clip, tmp_path, TINY), capture_output=True, text=True)
+def start_params(observation_size: int, seed: int = 0):
+    """A policy file in the layout locomotion BC saves: fitted normaliser, policy and value networks."""
+    networks = make_networks(observation_size, 12, TINY["policy"])
+    keys = jax.random.split(jax.random.PRNGKey(seed), 3)
+    normalizer = running_statistics.init_state(specs.Array((observation_size,), jp.dtype("float32")))
+    normalizer = running_statistics.update(normalizer, jax.random.normal(keys[0], (256, observation_size)) + 0.5)
+    return normalizer, networks.policy_network.init(keys[1]), networks.value_network.init(keys[2])
+
+
+def test_amp_starts_from_bc_trains_logs_the_discriminator_and_continues_a_finished_run(trot_clip, tmp_path):
+    size = make_env("locomotion", load_robot(ROBOT), CONFIG["env"]).observation_size
+    init = tmp_path / "bc" / "policy.params"
+    save_policy_params(init, start_params(size + 1))
+    done = subprocess.run(amp_command(trot_clip, tmp_path, TINY) + ["--init", str(init)], capture_output=True, text=True)
+    assert done.returncode != 0 and f"{init}: made for observations of size {size + 1}" in done.stderr
+
+    start = start_params(size)
+    save_policy_params(init, start)
+    done = subprocess.run(amp_command(trot_clip, tmp_path, TINY) + ["--init", str(init)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "discriminator accuracy" in done.stderr and "ETA" in done.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["task"] == "locomotion" and summary["steps"] == 1280
+    assert summary["task"] == "locomotion" and summary["steps"] == 1280 and summary["initialised_from"] == str(init)
+    # Step 0 is the BC start: its normaliser and policy, with a fresh value network.
+    normalizer, policy, value, _ = checkpoints.load(tmp_path / "checkpoints" / f"{0:012d}")
+    np.testing.assert_allclose(np.asarray(normalizer.mean), np.asarray(start[0].mean), rtol=1e-6)
+    for a, b in zip(jax.tree_util.tree_leaves(policy), jax.tree_util.tree_leaves(start[1])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not all(np.allclose(a, b) for a, b in zip(jax.tree_util.tree_leaves(value),
+                                                      jax.tree_util.tree_leaves(start[2])))
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
     assert [int(r["step"]) for r in rows] == [0, 640, 1280]
     for column in ("style_reward", "task_reward", "disc_loss", "disc_gradient_penalty", "disc_reference_accuracy",
@@ -153,7 +179,8 @@ def test_amp_trains_logs_the_discriminator_and_continues_a_finished_run(trot_cli
 
     # Raising num_timesteps continues the finished run from its last checkpoint, discriminator included.
     longer = {**TINY, "train": {**TINY["train"], "num_timesteps": 1920}}
-    done = subprocess.run(amp_command(trot_clip, tmp_path, longer), capture_output=True, text=True)
+    done = subprocess.run(amp_command(trot_clip, tmp_path, longer) + ["--init", str(init)], capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resuming from checkpoint" in done.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())

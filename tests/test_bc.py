@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 import jax
+import jax.numpy as jp
 import numpy as np
 import pytest
 from brax.training.agents.ppo import train as ppo
@@ -11,6 +12,7 @@ from mujoco_playground import wrapper
 
 from conftest import REPO
 from locomimic.bc import train_bc
+from locomimic.bc.locomotion import command_normalizer, locomotion_demos
 from locomimic.bc.train import discounted_returns, split_episodes
 from locomimic.config import load_config
 from locomimic.demos import generate_demos, load_demos
@@ -60,6 +62,34 @@ def test_demos_record_the_expert(env, demos):
     assert summary["steps"] == 16 * 60 and summary["episodes"] >= 16
     assert 0.0 <= summary["fall_rate"] <= summary["failure_rate"] <= 1.0
     assert summary["mean_return"] > 0 and 1 <= summary["mean_episode_length"] <= 100
+
+
+def test_demos_label_each_sample_with_the_command_its_clip_answers(env, demos):
+    command = env.reference.commands[0]
+    assert 0.5 < command[0] < 0.7 and abs(command[1]) < 0.05 and abs(command[2]) < 0.1  # the straight 0.6 m/s trot
+    data = load_demos(demos[0])
+    np.testing.assert_allclose(data.commands, np.broadcast_to(command, data.commands.shape), atol=1e-6)
+
+
+def test_locomotion_bc_learns_the_gait_from_the_same_demos(env, demos):
+    locomotion = make_env("locomotion", env.robot, CONFIG["env"])
+    data = locomotion_demos(load_demos(demos[0]), locomotion.proprioception_size)
+    assert data.observations.shape == (16 * 60, locomotion.observation_size)
+    # The cut is what the locomotion task observes: its proprioception of the same state, then the command.
+    state = env.reset(jax.random.PRNGKey(0))
+    proprioception = locomotion.proprioception(state.data, jp.zeros(env.action_size))
+    np.testing.assert_allclose(state.obs[:locomotion.proprioception_size], proprioception, atol=1e-6)
+    np.testing.assert_array_equal(data.observations[:, -3:], data.commands)
+
+    task = CONFIG["env"]["locomotion"]
+    result = train_bc(data, POLICY, {**CONFIG["bc"], "batch_size": 128, "max_epochs": 150, "patience": 20}, seed=0,
+                      normalizer_fn=command_normalizer(task["command_low"], task["command_high"]))
+    assert result.metrics["validation_r2"] >= 0.8  # the phase it is no longer told is readable from the joints
+    # The command inputs are normalised over the task's command range, not the demos' single command
+    # (whose std would be brax's floor of 1e-6, turning any other command into a saturating input).
+    normalizer = result.params[0]
+    np.testing.assert_allclose(normalizer.mean[-3:], [0.6, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(normalizer.std[-3:], [0.4 / np.sqrt(12), 1.0, 1.0], rtol=1e-5)
 
 
 def test_bc_imitates_the_expert(bc):

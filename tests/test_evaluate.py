@@ -15,7 +15,8 @@ from conftest import REPO, run_locomimic
 from locomimic.errors import LocomimicError
 from locomimic.evaluate.aggregate import aggregate
 from locomimic.evaluate.metrics import GRAVITY, METRICS, episode_metrics, mean_ci
-from locomimic.evaluate.policies import check_params, locomotion_command, motion_speed, task_for
+from locomimic.evaluate.policies import locomotion_command, motion_speed, task_for
+from locomimic.policy import check_params
 
 DT = 0.02
 

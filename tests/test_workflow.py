@@ -161,9 +161,15 @@ def test_workflow_end_to_end_with_make_style_reruns(finished):
     assert metrics["closed_loop"]["policy"]["survival_time_mean"] > 0
     assert (bc / "loss.csv").read_text().startswith("epoch,train_loss,validation_loss")
     assert (bc / "policy.params").stat().st_size > 0
+    locomotion = json.loads((bc / "locomotion" / "metrics.json").read_text())
+    assert locomotion["task"] == "locomotion" and "validation_r2" in locomotion
+    assert locomotion["closed_loop"]["command_forward_velocity_mean"] > 0.5  # the trot's own speed
     run = results / "train" / "default" / "trot" / "ppo" / "seed0"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 1280 and summary["initialised_from"].endswith("bc/default/trot/policy.params")
+    if "amp" in config["train"]["algos"]:
+        summary = json.loads((run.parent.parent / "amp" / "seed0" / "summary.json").read_text())
+        assert summary["initialised_from"].endswith("bc/default/trot/locomotion/policy.params")
     assert (run / "policy.params").stat().st_size > 0 and (run / "checkpoints").is_dir()
     assert (run / "metrics.csv").read_text().startswith("step,wall_time,steps_per_second")
 
@@ -177,16 +183,19 @@ def test_workflow_end_to_end_with_make_style_reruns(finished):
     evaluated = 2 + algos  # the baselines bc and reference, and each algo
     report = {"eval_summary": 1, "plot_evaluation": 1, "evaluation_table": 1, "policy_videos": 1,
               "plot_learning_curves": 1, "all": 1}
-    assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 1, "bc": 1, "train": algos,
+    from_bc = int("ppo" in config["train"]["algos"]) + int("amp" in config["train"]["algos"])
+    locomotion_bc = {"bc_locomotion": 1} if "amp" in config["train"]["algos"] else {}
+    assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 1, "bc": 1, **locomotion_bc,
+                                                  "train": algos,
                                                   "evaluate": evaluated, "render_policy": evaluated,
                                                   "render_retarget": 1, "plot_retarget": 1, "retarget_videos": 1,
                                                   **report}
-    # ... while changing a stage's own settings plans that stage and those after it only: BC, the PPO
-    # run that starts from it, and their evaluations and videos.
+    # ... while changing a stage's own settings plans that stage and those after it only: both BCs, the
+    # runs that start from them (ppo and amp), and their evaluations and videos.
     configfile.write_text(yaml.safe_dump({**config, "bc": {**config["bc"], "learning_rate": 0.01}}))
-    from_bc = int("ppo" in config["train"]["algos"])
-    assert planned_jobs(tmp_path, configfile) == {"bc": 1, "evaluate": 1 + from_bc, "render_policy": 1 + from_bc,
-                                                  **report, **({"train": 1} if from_bc else {})}
+    assert planned_jobs(tmp_path, configfile) == {"bc": 1, **locomotion_bc, "evaluate": 1 + from_bc,
+                                                  "render_policy": 1 + from_bc, **report,
+                                                  **({"train": from_bc} if from_bc else {})}
 
     if "dog_trot" in config["clips"]:  # a clip outside every motion: only its own retargeting reruns
         config["clips"]["dog_trot"]["frames"] = [2, 30]

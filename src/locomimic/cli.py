@@ -102,12 +102,38 @@ def cmd_demos(args) -> None:
              summary["failure_rate"], summary["mean_episode_length"])
 
 
+def _locomotion_bc_env(args, config):
+    """The locomotion task BC is checked on: every episode from a reference frame, the motion's own command."""
+    import numpy as np
+
+    from locomimic.envs import make_env
+    from locomimic.envs.reference import load_reference
+    from locomimic.envs.locomotion import with_fixed_command
+    from locomimic.jaxcache import enable_compilation_cache
+    from locomimic.robots import load_robot
+
+    enable_compilation_cache()
+    robot = load_robot(args.robot)
+    reference = load_reference(args.clips, robot, config["env"]["ctrl_dt"])
+    command = np.average(reference.commands, axis=0, weights=reference.lengths)
+    settings = with_fixed_command(config["env"], [float(c) for c in command])
+    settings["locomotion"]["reference_init"] = 1.0
+    return make_env("locomotion", robot, settings, reference=reference), settings
+
+
 def cmd_bc(args) -> None:
-    """Behaviour cloning on demonstrations, then a closed-loop comparison with the expert."""
+    """Behaviour cloning on demonstrations, then a closed-loop check of the policy.
+
+    ``--task imitation`` (the BC that PPO starts from) is compared with the expert on the imitation
+    task; ``--task locomotion`` (the BC that AMP starts from) learns from the same demonstrations cut to
+    the locomotion observation, and is checked on how well it holds the motion's speed.
+    """
     import jax
 
     from locomimic.bc import train_bc
     from locomimic.bc.evaluate import compare_closed_loop
+    from locomimic.bc.locomotion import command_normalizer, locomotion_closed_loop, locomotion_demos
+    from locomimic.bc.train import fit_normalizer
     from locomimic.demos import load_demos
     from locomimic.demos.experts import reference_tracker
     from locomimic.errors import LocomimicError
@@ -116,27 +142,52 @@ def cmd_bc(args) -> None:
 
     config = _stage_config(args, ("env", "bc", "policy", "seed"))
     data = load_demos(args.demos)
-    env = _imitation_env(args, config)
+    if args.task == "locomotion":
+        env, eval_settings = _locomotion_bc_env(args, config)
+        data = locomotion_demos(data, env.proprioception_size)
+        task = config["env"]["locomotion"]
+        normalizer_fn = command_normalizer(task["command_low"], task["command_high"])
+    else:
+        env, eval_settings = _imitation_env(args, config), config["env"]
+        normalizer_fn = fit_normalizer
     if data.observations.shape[1] != env.observation_size or data.actions.shape[1] != env.action_size:
         raise LocomimicError(args.demos, f"observations/actions have sizes {data.observations.shape[1]}/"
-                             f"{data.actions.shape[1]} but the environment has {env.observation_size}/"
+                             f"{data.actions.shape[1]} but the {args.task} environment has {env.observation_size}/"
                              f"{env.action_size}: generate the demonstrations again")
-    result = train_bc(data, config["policy"], config["bc"], config["seed"])
+    result = train_bc(data, config["policy"], config["bc"], config["seed"], normalizer_fn)
     inference = make_inference_fn(env.observation_size, env.action_size, config["policy"])(result.params, deterministic=True)
-    evaluation = compare_closed_loop(env, lambda state: inference(state.obs, jax.random.PRNGKey(0))[0],
-                                     reference_tracker(env), config["env"], config["bc"]["eval_envs"],
-                                     config["seed"] + 1)
+    act = lambda state: inference(state.obs, jax.random.PRNGKey(0))[0]  # noqa: E731
+    episodes, seed = config["bc"]["eval_envs"], config["seed"] + 1
+    if args.task == "locomotion":
+        evaluation = locomotion_closed_loop(env, act, eval_settings, episodes, seed)
+        log.info("BC closed loop (locomotion, from reference starts): survival %.2f, %.3f m/s for %.3f m/s "
+                 "(ratio %.2f)", evaluation["survival_rate"], evaluation["forward_velocity_mean"],
+                 evaluation["command_forward_velocity_mean"], evaluation["speed_ratio"])
+    else:
+        evaluation = compare_closed_loop(env, act, reference_tracker(env), eval_settings, episodes, seed)
+        log.info("BC closed loop: survival %.2f s vs expert %.2f s (ratio %.2f)",
+                 evaluation["policy"]["survival_time_mean"], evaluation["expert"]["survival_time_mean"],
+                 evaluation["survival_ratio"])
     save_policy_params(args.out, result.params)
     save_csv(args.history, result.history)
-    save_json(args.metrics, {**result.metrics, "closed_loop": evaluation})
-    log.info("BC closed loop: survival %.2f s vs expert %.2f s (ratio %.2f)", evaluation["policy"]["survival_time_mean"],
-             evaluation["expert"]["survival_time_mean"], evaluation["survival_ratio"])
+    save_json(args.metrics, {"task": args.task, **result.metrics, "closed_loop": evaluation})
+
+
+def _initial_params(args, env, config):
+    """The parameters a run starts from (``--init``), refused with the file's name when they do not fit ``env``."""
+    from locomimic.policy import check_params, load_policy_params
+
+    if not args.init:
+        return None
+    params = load_policy_params(args.init)
+    check_params(params, args.init, env.observation_size, env.action_size, config["policy"])
+    return params
 
 
 def cmd_train(args) -> None:
     """PPO on the imitation task from BC weights (ppo) or from scratch (ppo_scratch), or AMP on locomotion."""
     from locomimic.io import save_csv, save_json
-    from locomimic.policy import load_policy_params, save_policy_params
+    from locomimic.policy import save_policy_params
     from locomimic.envs.factory import algo_task
 
     config = _stage_config(args, ("env", "policy", "train"))
@@ -155,13 +206,14 @@ def cmd_train(args) -> None:
         history = train["amp"]["history"]
         reference = load_reference(args.clips, robot, config["env"]["ctrl_dt"], min_frames=history + 1)
         env = make_env("locomotion", robot, config["env"], feature_history=history, reference=reference)
+        initial = _initial_params(args, env, config)
         result = train_amp(env, reference, config["env"], config["policy"],
-                           {**length, "ppo": train["ppo"], "amp": train["amp"]}, args.out.parent, args.seed)
+                           {**length, "ppo": train["ppo"], "amp": train["amp"]}, args.out.parent, args.seed, initial)
     else:
         from locomimic.train.ppo import train_ppo
 
         env = _imitation_env(args, config)
-        initial = load_policy_params(args.init) if args.init else None
+        initial = _initial_params(args, env, config)
         result = train_ppo(env, config["env"], config["policy"], train["ppo"] | length, args.out.parent, args.seed,
                            initial)
     save_policy_params(args.out, result["params"])
@@ -333,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = stages.add_parser("bc", help="behaviour cloning into brax PPO's policy network")
     _add_stage_inputs(p)
     p.add_argument("--demos", type=Path, required=True, help="demonstrations from the demos stage")
+    p.add_argument("--task", choices=("imitation", "locomotion"), default="imitation",
+                   help="the observation the policy gets: imitation (PPO starts from it) or locomotion (AMP does)")
     p.add_argument("--out", type=Path, required=True, help="output parameters (brax restore_params tuple)")
     p.add_argument("--history", type=Path, required=True, help="output loss curve (.csv)")
     p.add_argument("--metrics", type=Path, required=True, help="output validation and closed-loop metrics (.json)")

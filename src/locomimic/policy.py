@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from brax.io import model as brax_model
 from brax.training.acme import running_statistics
 from brax.training.agents.ppo import networks as ppo_networks
@@ -59,3 +60,23 @@ def load_policy_params(path: str | Path):
     if not (isinstance(params, (tuple, list)) and len(params) == 3):
         raise LocomimicError(path, "expected (normalizer, policy, value) parameters")
     return params
+
+
+def check_params(params, path: str | Path, observation_size: int, action_size: int, settings: dict) -> None:
+    """Refuse parameters whose input, output or hidden sizes differ from what the environment needs."""
+    try:
+        normalizer, policy, _ = params
+        observed = int(np.shape(normalizer.mean)[0])
+        layers = policy["params"]
+        kernels = [np.shape(layers[name]["kernel"]) for name in sorted(layers, key=lambda n: int(n.rsplit("_", 1)[1]))]
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise LocomimicError(path, f"unexpected parameter layout ({exc}): not a brax PPO policy") from None
+    produced = kernels[-1][1] // 2  # tanh-normal head: mean and scale per action
+    if observed != observation_size or kernels[0][0] != observation_size or produced != action_size:
+        raise LocomimicError(path, f"made for observations of size {observed} and {produced} actions, but the "
+                             f"environment has {observation_size} and {action_size}: the robot model or the "
+                             "env settings changed since training; train this policy again")
+    hidden = [shape[1] for shape in kernels[:-1]]
+    if hidden != list(settings["policy_hidden_layers"]):
+        raise LocomimicError(path, f"hidden layers {hidden} differ from policy.policy_hidden_layers "
+                             f"{list(settings['policy_hidden_layers'])}: train this policy again")

@@ -71,10 +71,10 @@ def motion_clips(wildcards):
 
 
 def train_init(wildcards):
-    """ppo starts from the BC policy of its robot and motion; ppo_scratch and amp from nothing."""
-    if wildcards.algo == "ppo":
-        return f"results/bc/{wildcards.robot}/{wildcards.motion}/policy.params"
-    return []
+    """ppo starts from the BC policy of its robot and motion, amp from the locomotion BC policy (see
+    locomimic.bc.locomotion for why), ppo_scratch from nothing."""
+    bc = f"results/bc/{wildcards.robot}/{wildcards.motion}"
+    return {"ppo": f"{bc}/policy.params", "amp": f"{bc}/locomotion/policy.params"}.get(wildcards.algo, [])
 
 
 def stage_settings(*sections):

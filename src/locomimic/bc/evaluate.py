@@ -7,12 +7,18 @@ import numpy as np
 from locomimic.demos.rollout import rollout
 
 
+def first_episode_mask(dones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Length of each environment's first episode and the ``[env, step]`` mask of its steps."""
+    dones = dones.astype(bool)
+    steps = dones.shape[1]
+    lengths = np.where(dones.any(axis=1), dones.argmax(axis=1) + 1, steps)
+    return lengths, np.arange(steps)[None, :] < lengths[:, None]
+
+
 def first_episode_stats(record: dict[str, np.ndarray], dt: float) -> dict:
     """Survival time and tracking errors over each environment's first episode."""
     dones = record["dones"].astype(bool)
-    steps = dones.shape[1]
-    lengths = np.where(dones.any(axis=1), dones.argmax(axis=1) + 1, steps)
-    mask = np.arange(steps)[None, :] < lengths[:, None]
+    lengths, mask = first_episode_mask(dones)
     fell = np.array([bool(record["failures"][i, n - 1]) and dones[i, n - 1] for i, n in enumerate(lengths)])
     return {
         "survival_time_mean": float(lengths.mean() * dt),

@@ -83,7 +83,16 @@ def with_constant_std(policy_params: dict, action_size: int, std: float, min_std
     return {**policy_params, "params": layers}
 
 
-def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int) -> BCResult:
+def fit_normalizer(observations) -> running_statistics.RunningStatisticsState:
+    """brax's observation normaliser, fitted on ``observations`` (one batch of ``[N, obs]``)."""
+    normalizer = running_statistics.init_state(specs.Array((observations.shape[1],), jp.dtype("float32")))
+    return running_statistics.update(normalizer, jp.asarray(observations))
+
+
+def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int,
+             normalizer_fn=fit_normalizer) -> BCResult:
+    """Fit the policy (and value) networks to ``data``. ``normalizer_fn`` makes the observation normaliser
+    from the training split's observations (a task whose inputs the demonstrations do not vary overrides it)."""
     obs_size, act_size = data.observations.shape[1], data.actions.shape[1]
     networks = make_networks(obs_size, act_size, policy_settings)
     distribution = networks.parametric_action_distribution
@@ -92,8 +101,7 @@ def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int
     actions = jp.asarray(data.actions)
     returns = jp.asarray(discounted_returns(data.rewards, data.episode_ids, settings["value_discount"]))
 
-    normalizer = running_statistics.init_state(specs.Array((obs_size,), jp.dtype("float32")))
-    normalizer = running_statistics.update(normalizer, obs[train_idx])
+    normalizer = normalizer_fn(obs[train_idx])
     key_policy, key_value, key_shuffle = jax.random.split(jax.random.PRNGKey(seed), 3)
     params = {"policy": networks.policy_network.init(key_policy), "value": networks.value_network.init(key_value)}
     optimizer = optax.adam(settings["learning_rate"])

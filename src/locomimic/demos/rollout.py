@@ -1,9 +1,12 @@
-"""Batched expert rollouts in MJX, recorded as (observation, action, reward, done, episode id).
+"""Batched expert rollouts in MJX, recorded as (observation, action, reward, done, episode id, command).
 
 The recorded action is the expert's clean action (the label BC learns); the executed action adds
 Gaussian noise so the dataset covers states slightly off the expert's path, from which the expert's
 answer shows how to come back (the DART recipe). Rollouts run in jitted chunks so the log gets a
 progress line with rate and ETA between chunks.
+
+Each sample also carries the velocity command its clip answers (``ReferenceMotion.commands``), so the
+same demonstrations can teach a command-following locomotion policy (:mod:`locomimic.bc.locomotion`).
 """
 
 from __future__ import annotations
@@ -20,18 +23,19 @@ from locomimic.errors import LocomimicError
 from locomimic.io import load_npz, save_npz
 from locomimic.progress import Progress
 
-FIELDS = ("observations", "actions", "rewards", "dones", "episode_ids")
+FIELDS = ("observations", "actions", "rewards", "dones", "episode_ids", "commands")
 
 
 @dataclass
 class DemoDataset:
-    """Flat arrays, episode after episode: ``observations [N, obs]``, ``actions [N, act]`` ..."""
+    """Flat arrays, episode after episode: ``observations [N, obs]``, ``actions [N, act]``, ``commands [N, 3]`` ..."""
 
     observations: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
     dones: np.ndarray
     episode_ids: np.ndarray
+    commands: np.ndarray
     failures: np.ndarray
 
     def save(self, path: Path) -> None:
@@ -48,7 +52,7 @@ def load_demos(path: str | Path) -> DemoDataset:
     n = len(arrays["observations"])
     if n == 0:
         raise LocomimicError(path, "no samples", location="observations")
-    expected_ndim = {"observations": 2, "actions": 2, "rewards": 1, "dones": 1, "episode_ids": 1}
+    expected_ndim = {"observations": 2, "actions": 2, "rewards": 1, "dones": 1, "episode_ids": 1, "commands": 2}
     for name, ndim in expected_ndim.items():
         array = arrays[name]
         if array.ndim != ndim or len(array) != n:
@@ -143,7 +147,8 @@ def episode_summary(dones: np.ndarray, rewards: np.ndarray, failures: np.ndarray
 def generate_demos(env, act, env_settings: dict, demo_settings: dict, seed: int) -> tuple[DemoDataset, dict]:
     """Roll the expert out and flatten the record episode by episode."""
     record = rollout(env, act, env_settings, demo_settings["num_envs"], demo_settings["steps"], seed,
-                     demo_settings["action_noise"], label="demos")
+                     demo_settings["action_noise"], label="demos",
+                     record_fn=lambda state, action, next_state: {"commands": env.clip_command(state.info)})
     dones = record["dones"].astype(bool)
     # Episode ids: one counter per environment, offset so ids are unique and increase along the file.
     local = np.concatenate([np.zeros((len(dones), 1), int), np.cumsum(dones[:, :-1], axis=1)], axis=1)
@@ -155,6 +160,7 @@ def generate_demos(env, act, env_settings: dict, demo_settings: dict, seed: int)
         rewards=flat["rewards"].astype(np.float32),
         dones=flat["dones"].astype(bool),
         episode_ids=(local + offsets[:, None]).reshape(-1),
+        commands=flat["commands"].astype(np.float32),
         failures=flat["failures"].astype(bool),
     )
     summary = episode_summary(dones, record["rewards"], record["failures"].astype(bool), record["falls"].astype(bool))

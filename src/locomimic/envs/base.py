@@ -179,6 +179,11 @@ class QuadrupedEnv(mjx_env.MjxEnv):
     def foot_contacts(self, data: mjx.Data) -> jax.Array:
         return self.foot_positions(data)[:, 2] < self._foot_radius + 0.005
 
+    @property
+    def proprioception_size(self) -> int:
+        """Length of :meth:`proprioception`, the part every task's observation starts with."""
+        return 2 * len(self._joint_qpos) + 6 + self.action_size
+
     def proprioception(self, data: mjx.Data, last_action: jax.Array) -> jax.Array:
         """Joint positions (from default) and velocities, gravity and angular velocity in the body, last action."""
         return jp.concatenate([

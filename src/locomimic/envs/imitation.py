@@ -49,6 +49,10 @@ class ImitationEnv(QuadrupedEnv):
         origin = info.get("origin", jp.zeros(3))
         return {**ref, "qpos": ref["qpos"].at[:3].add(origin), "feet": ref["feet"] + origin}
 
+    def clip_command(self, info) -> jax.Array:
+        """The locomotion command the current clip answers (``ReferenceMotion.commands``); batches too."""
+        return self._ref["commands"][info["clip"]]
+
     def tracker_action(self, info) -> jax.Array:
         """The reference tracker's action: PD targets on the reference's next frame (clipped to [-1, 1])."""
         target = self.reference_frame(info, ahead=1)["qpos"][self._joint_qpos]

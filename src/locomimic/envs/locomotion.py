@@ -29,6 +29,12 @@ from locomimic.envs.base import QuadrupedEnv, base_config
 from locomimic.robots import Robot
 
 
+def with_fixed_command(env_settings: dict, command: list[float]) -> dict:
+    """Env settings whose locomotion task always draws ``command``."""
+    locomotion = {**env_settings["locomotion"], "command_low": list(command), "command_high": list(command)}
+    return {**env_settings, "locomotion": locomotion}
+
+
 class LocomotionEnv(QuadrupedEnv):
     """Follow velocity commands, resampled every ``command_interval`` seconds."""
 

@@ -31,6 +31,7 @@ class ReferenceMotion:
     lengths: np.ndarray  # [C]
     cyclic: np.ndarray  # [C] bool
     cycle_offset: np.ndarray  # [C, 3] root displacement per loop (xy only)
+    commands: np.ndarray  # [C, 3] each clip's mean (forward, lateral, yaw-rate) velocity, heading frame
     dt: float
     names: tuple[str, ...]
 
@@ -39,7 +40,21 @@ class ReferenceMotion:
         return len(self.lengths)
 
     def to_jax(self) -> dict[str, jax.Array]:
-        return {k: jp.asarray(getattr(self, k)) for k in ("qpos", "qvel", "feet", "lengths", "cyclic", "cycle_offset")}
+        return {k: jp.asarray(getattr(self, k)) for k in ("qpos", "qvel", "feet", "lengths", "cyclic", "cycle_offset",
+                                                   "commands")}
+
+
+def clip_command(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+    """The velocity command a clip answers: its mean (forward, lateral, yaw-rate) in the heading frame.
+
+    The same three numbers the locomotion task commands (``LocomotionEnv``), so demonstrations of the
+    clip can be labelled with the command under which they are the right answer (locomotion BC).
+    """
+    w, x, y, z = qpos[:, 3:7].T
+    yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    forward = np.cos(yaw) * qvel[:, 0] + np.sin(yaw) * qvel[:, 1]
+    lateral = -np.sin(yaw) * qvel[:, 0] + np.cos(yaw) * qvel[:, 1]
+    return np.array([forward.mean(), lateral.mean(), qvel[:, 5].mean()])
 
 
 def _resample(times: np.ndarray, source_times: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -106,6 +121,7 @@ def load_reference(paths: list[Path], robot: Robot, dt: float, min_frames: int =
         lengths=np.array([len(c[0]) for c in clips], dtype=np.int32),
         cyclic=np.array([c[3] for c in clips]),
         cycle_offset=np.stack([c[4] for c in clips]),
+        commands=np.stack([clip_command(c[0], c[1]) for c in clips]),
         dt=dt,
         names=tuple(Path(p).stem for p in paths),
     )

@@ -18,9 +18,10 @@ import numpy as np
 from locomimic.demos.experts import reference_tracker
 from locomimic.demos.rollout import rollout
 from locomimic.envs import make_env
+from locomimic.envs.locomotion import with_fixed_command
 from locomimic.errors import LocomimicError
 from locomimic.evaluate.metrics import episode_metrics, mean_ci
-from locomimic.evaluate.policies import locomotion_command, policy_act, task_for, with_fixed_command
+from locomimic.evaluate.policies import locomotion_command, policy_act, task_for
 from locomimic.policy import load_policy_params
 
 log = logging.getLogger("locomimic")

@@ -15,6 +15,7 @@ import numpy as np
 
 from locomimic.envs.factory import algo_task
 from locomimic.errors import LocomimicError
+from locomimic.policy import check_params
 
 def task_for(policy: str, summary: dict | None = None) -> str:
     """``amp`` follows velocity commands (``locomotion``); every other policy imitates the motion.
@@ -37,26 +38,6 @@ def read_summary(path: str | Path | None) -> dict:
         raise LocomimicError(path, "training summary not found") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise LocomimicError(path, f"not a readable training summary: {exc}") from None
-
-
-def check_params(params, path: str | Path, observation_size: int, action_size: int, settings: dict) -> None:
-    """Refuse parameters whose input, output or hidden sizes differ from what the environment needs."""
-    try:
-        normalizer, policy, _ = params
-        observed = int(np.shape(normalizer.mean)[0])
-        layers = policy["params"]
-        kernels = [np.shape(layers[name]["kernel"]) for name in sorted(layers, key=lambda n: int(n.rsplit("_", 1)[1]))]
-    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
-        raise LocomimicError(path, f"unexpected parameter layout ({exc}): not a brax PPO policy") from None
-    produced = kernels[-1][1] // 2  # tanh-normal head: mean and scale per action
-    if observed != observation_size or kernels[0][0] != observation_size or produced != action_size:
-        raise LocomimicError(path, f"made for observations of size {observed} and {produced} actions, but the "
-                             f"environment has {observation_size} and {action_size}: the robot model or the "
-                             "env settings changed since training; train this policy again")
-    hidden = [shape[1] for shape in kernels[:-1]]
-    if hidden != list(settings["policy_hidden_layers"]):
-        raise LocomimicError(path, f"hidden layers {hidden} differ from policy.policy_hidden_layers "
-                             f"{list(settings['policy_hidden_layers'])}: train this policy again")
 
 
 def policy_act(params, path: str | Path, observation_size: int, action_size: int, settings: dict,
@@ -104,9 +85,3 @@ def locomotion_command(clip_paths: list[Path], settings: dict) -> list[float]:
     """
     command = settings.get("command")
     return [float(c) for c in command] if command else [motion_speed(clip_paths), 0.0, 0.0]
-
-
-def with_fixed_command(env_settings: dict, command: list[float]) -> dict:
-    """Env settings whose locomotion task always draws ``command``."""
-    locomotion = {**env_settings["locomotion"], "command_low": list(command), "command_high": list(command)}
-    return {**env_settings, "locomotion": locomotion}

@@ -13,10 +13,11 @@ Each iteration:
    against policy histories, half from this iteration and half from the replay buffer;
 5. this iteration's histories go into the replay buffer.
 
-Evaluation uses brax's ``acting.Evaluator`` with deterministic actions. Checkpoints hold the policy
-tuple ``(normalizer, policy, value)`` and the discriminator, so a resumed run keeps its style reward;
-optimiser states and the replay buffer start afresh on resume (as brax PPO's optimiser does).
-AMP trains on one device.
+The policy starts from the locomotion BC policy when one is given (:mod:`locomimic.bc.locomotion`
+says why). Evaluation uses brax's ``acting.Evaluator`` with deterministic actions, from step 0.
+Checkpoints, step 0's included, hold the policy tuple ``(normalizer, policy, value)`` and the
+discriminator, so a resumed run keeps its style reward; optimiser states and the replay buffer start
+afresh on resume (as brax PPO's optimiser does). AMP trains on one device.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from locomimic.envs import motion_features
 from locomimic.envs.motion_features import ReferenceHistories
 from locomimic.policy import make_networks
 from locomimic.train import discriminator as disc_lib
-from locomimic.train.run import TrainingRun, run_shape
+from locomimic.train.run import TrainingRun, params_digest, run_shape
 
 log = logging.getLogger("locomimic")
 
@@ -63,7 +64,7 @@ def _checkpoint(state: AMPState) -> list:
             {"params": state.disc.params, "normalizer": state.disc.normalizer}]
 
 
-def _restore_disc(saved: dict) -> disc_lib.DiscriminatorState:
+def restore_discriminator(saved: dict) -> disc_lib.DiscriminatorState:
     """The discriminator from a checkpoint (Orbax gives its normaliser back as plain dicts)."""
     normalizer = dict(saved["normalizer"])
     if isinstance(normalizer["count"], dict):  # brax's UInt64 step count, saved as {hi, lo}
@@ -72,11 +73,16 @@ def _restore_disc(saved: dict) -> disc_lib.DiscriminatorState:
 
 
 def train_amp(env, reference, env_settings: dict, policy_settings: dict, settings: dict, run_dir: Path,
-              seed: int) -> dict:
-    """Train (or resume) one AMP run of ``env`` (a LocomotionEnv with ``feature_history``) in ``run_dir``."""
+              seed: int, initial_params=None) -> dict:
+    """Train (or resume) one AMP run of ``env`` (a LocomotionEnv with ``feature_history``) in ``run_dir``.
+
+    ``initial_params`` (the locomotion BC policy, :mod:`locomimic.bc.locomotion`) gives the observation
+    normaliser and the policy; the value network starts fresh, because BC fitted it to the imitation
+    reward and AMP's reward is another one.
+    """
     ppo, amp = settings["ppo"], settings["amp"]
     run = TrainingRun(run_dir, settings["num_timesteps"], env_settings, policy_settings, run_shape(settings), seed,
-                      reference.names, "amp")
+                      reference.names, "amp", None if initial_params is None else params_digest(initial_params))
     num_envs, unroll = ppo["num_envs"], ppo["unroll_length"]
     unrolls_per_iteration = ppo["batch_size"] * ppo["num_minibatches"] // num_envs
     if unrolls_per_iteration < 1 or ppo["batch_size"] * ppo["num_minibatches"] % num_envs:
@@ -99,11 +105,14 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
     if run.resumed is not None:
         normalizer, policy_params, value_params, saved_disc = run.resumed
         params = ppo_losses.PPONetworkParams(policy=policy_params, value=value_params)
-        disc = _restore_disc(saved_disc)
+        disc = restore_discriminator(saved_disc)
     else:
-        normalizer = running_statistics.init_state(specs.Array((env.observation_size,), jp.dtype("float32")))
-        params = ppo_losses.PPONetworkParams(policy=networks.policy_network.init(key_policy),
-                                               value=networks.value_network.init(key_value))
+        if initial_params is not None:
+            normalizer, policy_params, _ = initial_params
+        else:
+            normalizer = running_statistics.init_state(specs.Array((env.observation_size,), jp.dtype("float32")))
+            policy_params = networks.policy_network.init(key_policy)
+        params = ppo_losses.PPONetworkParams(policy=policy_params, value=networks.value_network.init(key_value))
         disc = disc_lib.init_state(module, key_disc, history * feature_size)
     state = AMPState(policy_optimizer.init(params), params, normalizer, disc, disc_optimizer.init(disc.params),
                      disc_lib.ReplayBuffer.create(amp["replay_size"], history, feature_size))
@@ -223,8 +232,9 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
     step = run.start_step
     if run.remaining > 0:
         env_state = jax.jit(train_env.reset)(jax.random.split(key_env, num_envs))
-        if run.resumed is None:
+        if run.resumed is None:  # the starting point, evaluated and kept like every later one
             evaluate_and_record(state, step, {})
+            run.save_checkpoint(step, _checkpoint(state))
         iterations = math.ceil(run.remaining / steps_per_iteration)
         segment_start, segment_steps = time.perf_counter(), 0
         for i in range(iterations):

@@ -1,0 +1,62 @@
+"""The style reward of every AMP checkpoint, judged by one discriminator: the run's last.
+
+Why: the style reward AMP logs while it trains scores each iteration's policy with that iteration's
+discriminator. Both move, so the logged number can fall while the motion gets closer to the reference
+(a discriminator that learns faster than the policy marks everything down). Scored by one fixed
+judge, the checkpoints become comparable: this curve says whether the policy's own motion came
+closer to the motion prior over training. Each checkpoint's deterministic policy walks from the
+standing pose (no reference starts), as in AMP's evaluation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from locomimic.bc.evaluate import first_episode_mask
+from locomimic.demos.rollout import rollout
+from locomimic.policy import make_inference_fn
+from locomimic.train import checkpoints
+from locomimic.train import discriminator as disc_lib
+from locomimic.train.amp import restore_discriminator
+
+
+def checkpoint_style_rewards(run_dir: Path, env, env_settings: dict, policy_settings: dict, amp_settings: dict,
+                             num_envs: int, seed: int) -> list[dict]:
+    """One row per checkpoint of the AMP run in ``run_dir``: step, style reward, forward speed, survival.
+
+    ``env`` is the run's LocomotionEnv (with ``feature_history``). Every checkpoint is rolled out for
+    one episode per environment on the same seed; the style reward is averaged over the steps each
+    environment's first episode lasted.
+    """
+    found = sorted((int(p.name), p) for p in (Path(run_dir) / "checkpoints").glob("[0-9]" * 12) if p.is_dir())
+    if not found:
+        raise FileNotFoundError(f"{run_dir}: no checkpoints to score")
+    judge = restore_discriminator(checkpoints.load(found[-1][1])[3])
+    module = disc_lib.Discriminator(tuple(amp_settings["hidden_layers"]))
+    env = env.without_reference_init()
+    make_policy = make_inference_fn(env.observation_size, env.action_size, policy_settings)
+
+    def act(state, params):
+        return make_policy(params, deterministic=True)(state.obs, jax.random.PRNGKey(0))[0]
+
+    def style(state, action, next_state):
+        logit = disc_lib.logits(module, judge.params, judge.normalizer, next_state.info["motion_history"])
+        return {"style_reward": disc_lib.style_reward(logit, amp_settings["loss"]),
+                "forward_velocity": next_state.metrics["forward_velocity_per_step"],
+                "command": next_state.info["command"][..., 0]}
+
+    rows = []
+    for step, path in found:
+        normalizer, policy, value = checkpoints.load(path)[:3]
+        record = rollout(env, act, env_settings, num_envs, env_settings["episode_length"], seed,
+                         label=f"style of step {step}", record_fn=style, act_params=(normalizer, policy, value))
+        _, mask = first_episode_mask(record["dones"])
+        fell = record["falls"].astype(bool) & mask
+        rows.append({"step": step, "style_reward": float(record["style_reward"][mask].mean()),
+                     "forward_velocity": float(record["forward_velocity"][mask].mean()),
+                     "command_forward_velocity": float(record["command"][mask].mean()),
+                     "survival": float(1.0 - fell.any(axis=1).mean())})
+    return rows
