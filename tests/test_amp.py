@@ -136,8 +136,12 @@ def amp_command(clip, run_dir, settings):
             "--metrics", str(run_dir / "metrics.csv"), "--summary", str(run_dir / "summary.json")]
 
 
-def start_params(observation_size: int, seed: int = 0):
-    """A policy file in the layout locomotion BC saves: fitted normaliser, policy and value networks."""
+def start_params(observation_size: int, seed: int = 7):
+    """A policy file in the layout locomotion BC saves: fitted normaliser, policy and value networks.
+
+    The seed differs from the run's (0): JAX's partitionable threefry makes ``split(key, n)[i]`` the
+    same for every ``n``, so seed 0 would draw the very value network AMP initialises afresh.
+    """
     networks = make_networks(observation_size, 12, TINY["policy"])
     keys = jax.random.split(jax.random.PRNGKey(seed), 3)
     normalizer = running_statistics.init_state(specs.Array((observation_size,), jp.dtype("float32")))
