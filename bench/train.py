@@ -3,8 +3,15 @@
 Throughput (measured here, default config settings, default robot): a short PPO run on the
 imitation task and a short AMP run on the locomotion task, each a few training iterations after
 compilation. The rate is environment steps per second of training time only (brax's ``training/sps``
-for PPO, AMP's own ``sps`` column, both without evaluation time), against raw batched MJX stepping at
-the same batch size (``mjx_env.mjx_b{num_envs}``): the ratio is what the learner costs on top of physics.
+for PPO, AMP's own ``sps`` column, both without evaluation time), against raw batched MJX stepping of
+*the same environment* at the same batch size (``bench/mjx_env.py``'s ``mjx_rate``: the training
+wrappers and randomised models, zero actions): the ratio is what the learner (policy inference, GAE,
+SGD, and for AMP the discriminator and replay) costs on top of physics. Raw stepping is timed in this
+process in windows as long as a training iteration (median of ``RAW_REPEATS``), just before and just
+after each training run, and the two are averaged: a shared 2-core machine's speed drifts by tens of
+percent within minutes, so figures from another process or a short burst do not compare. The
+locomotion env (AMP's) is cheaper per step than the imitation env (no reference to track), so each
+algorithm is divided by its own env's rate.
 
 Outcomes, read from the default workflow's own results (``make run``; skipped with the reason when
 they are not there), because they need full-length training runs that do not fit this bench's budget:
@@ -28,6 +35,7 @@ import tempfile
 from pathlib import Path
 
 from common import REPO, imitation_env, parse_args, report, summary_row
+from mjx_env import mjx_rate
 
 from locomimic.envs import make_env
 from locomimic.envs.reference import load_reference
@@ -39,6 +47,7 @@ from locomimic.train.style_curve import checkpoint_style_rewards
 SURVIVAL = 0.9
 JOINT_ERROR = 0.08  # rad: better than the PD reference tracker (the expert BC clones, ~0.085 on the trot)
 ITERATIONS = 5  # training iterations per algorithm (each batch_size * num_minibatches * unroll steps)
+RAW_REPEATS = 3  # timed windows of raw stepping, each as many env steps as one training iteration
 
 
 def _settings(config: dict, quick: bool) -> tuple[dict, dict]:
@@ -67,12 +76,21 @@ def ppo_throughput(env, config: dict, ppo: dict, length: dict) -> float:
     return steady_rate(result["rows"])
 
 
-def amp_throughput(robot, clip: Path, config: dict, ppo: dict, length: dict, quick: bool) -> float:
+def amp_settings(config: dict, quick: bool) -> dict:
     amp = dict(config["train"]["amp"])
     if quick:
         amp.update(batch_size=64, disc_updates=2, replay_size=1000)
+    return amp
+
+
+def amp_env(robot, clip: Path, config: dict, amp: dict):
+    """AMP's locomotion env (motion histories, reference starts from ``clip``) and its reference."""
     reference = load_reference([clip], robot, config["env"]["ctrl_dt"], min_frames=amp["history"] + 1)
     env = make_env("locomotion", robot, config["env"], feature_history=amp["history"], reference=reference)
+    return env, reference
+
+
+def amp_throughput(env, reference, config: dict, amp: dict, ppo: dict, length: dict) -> float:
     with tempfile.TemporaryDirectory(prefix="locomimic_bench_amp_") as run_dir:
         result = train_amp(env, reference, config["env"], config["policy"], {**length, "ppo": ppo, "amp": amp},
                            Path(run_dir), seed=0)
@@ -163,14 +181,30 @@ def outcome_rows(results: Path, robot, config: dict) -> list[dict]:
     return out
 
 
+def raw_rate(env, config: dict, ppo: dict, quick: bool) -> float:
+    """Raw batched stepping of ``env`` in windows as long as one training iteration's env steps (median)."""
+    if quick:
+        return mjx_rate(env, config["env"], ppo["num_envs"], steps=5, repeats=1)[0]
+    per_env = ppo["batch_size"] * ppo["num_minibatches"] * ppo["unroll_length"] // ppo["num_envs"]
+    return mjx_rate(env, config["env"], ppo["num_envs"], steps=per_env, repeats=RAW_REPEATS,
+                    statistic=statistics.median)[0]
+
+
+def against_raw(train, raw) -> tuple[float, tuple[float, float]]:
+    """(training rate, (raw rate before, raw rate after)): the machine's speed drifts, so raw brackets it."""
+    before = raw()
+    rate = train()
+    return rate, (before, raw())
+
+
 def main() -> None:
     args = parse_args(__doc__, lambda p: p.add_argument("--results", type=Path, default=REPO / "results",
                                                         help="the workflow's results folder"))
     enable_compilation_cache()
     env, robot, config = imitation_env("default")
     ppo, length = _settings(config, args.quick)
+    amp = amp_settings(config, args.quick)
     num_envs = ppo["num_envs"]
-    ppo_rate = ppo_throughput(env, config, ppo, length)
     with tempfile.TemporaryDirectory(prefix="locomimic_bench_clip_") as folder:
         from locomimic.io import save_npz
         from locomimic.motion import gait
@@ -178,22 +212,41 @@ def main() -> None:
 
         clip = Path(folder) / "trot.npz"
         save_npz(clip, retarget_clip(gait.generate("trot", cycles=2), robot, config["retarget"]).arrays)
-        amp_rate = amp_throughput(robot, clip, config, ppo, length, args.quick)
+        locomotion, reference = amp_env(robot, clip, config, amp)
+        runs = {"ppo": against_raw(lambda: ppo_throughput(env, config, ppo, length),
+                                   lambda: raw_rate(env, config, ppo, args.quick)),
+                "amp": against_raw(lambda: amp_throughput(locomotion, reference, config, amp, ppo, length),
+                                   lambda: raw_rate(locomotion, config, ppo, args.quick))}
+    rates = {algo: rate for algo, (rate, _) in runs.items()}
+    raw = {algo: statistics.mean(bracket) for algo, (_, bracket) in runs.items()}
 
     sizes = (f"{num_envs} envs, unroll {ppo['unroll_length']}, {ppo['num_minibatches']} minibatches of "
-             f"{ppo['batch_size']}; median over iterations after the first (compiling) one")
-    rows = [{"algorithm": "PPO (imitation)", "env_steps_per_s": round(ppo_rate), "settings": sizes},
-            {"algorithm": "AMP (locomotion + discriminator)", "env_steps_per_s": round(amp_rate), "settings": sizes}]
+             f"{ppo['batch_size']}, {ppo['num_updates_per_batch']} updates per batch; median over iterations "
+             "after the first (compiling) one")
+    rows = [{"algorithm": name, "task": task, "env_steps_per_s": round(rates[algo]),
+             "raw_env_steps_per_s": round(raw[algo]), "fraction_of_raw": round(rates[algo] / raw[algo], 3)}
+            for algo, name, task in (("ppo", "PPO", "imitation"), ("amp", "AMP (+ discriminator)", "locomotion"))]
+
+    def raw_notes(algo: str) -> str:
+        before, after = runs[algo][1]
+        return (f"{num_envs} envs, zero actions, training wrappers (bench/mjx_env.py mjx_rate): median of "
+                f"{RAW_REPEATS} windows of one training iteration's env steps; mean of just before "
+                f"({before:,.0f}) and just after ({after:,.0f}) the training run")
+
     summary = [
-        summary_row("train", "train.ppo_steps_per_s", f"PPO training, {num_envs} envs", ppo_rate, "env steps/s",
-                    f"mjx_env.mjx_b{num_envs}", "brax training/sps (no evaluation time); " + sizes),
-        summary_row("train", "train.amp_steps_per_s", f"AMP training, {num_envs} envs", amp_rate, "env steps/s",
-                    f"mjx_env.mjx_b{num_envs}", "training time only; discriminator and replay included"),
-        summary_row("train", "train.amp_vs_ppo", "AMP throughput / PPO throughput", amp_rate, "env steps/s",
-                    "train.ppo_steps_per_s"),
+        summary_row("train", "train.imitation_env_steps_per_s", f"raw MJX stepping, imitation env, {num_envs} envs",
+                    raw["ppo"], "env steps/s", notes=raw_notes("ppo")),
+        summary_row("train", "train.locomotion_env_steps_per_s", f"raw MJX stepping, locomotion env (AMP's), "
+                    f"{num_envs} envs", raw["amp"], "env steps/s", notes=raw_notes("amp")),
+        summary_row("train", "train.ppo_steps_per_s", f"PPO training (imitation), {num_envs} envs", rates["ppo"],
+                    "env steps/s", "train.imitation_env_steps_per_s",
+                    "brax training/sps (no evaluation time); " + sizes),
+        summary_row("train", "train.amp_steps_per_s", f"AMP training (locomotion), {num_envs} envs", rates["amp"],
+                    "env steps/s", "train.locomotion_env_steps_per_s",
+                    "training time only; discriminator and replay included; " + sizes),
         *outcome_rows(args.results, robot, config),
     ]
-    report("PPO and AMP training (default config)", rows, args, summary)
+    report("PPO and AMP training (default config) against raw stepping of the same env", rows, args, summary)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from locomimic.bc.train import discounted_returns, split_episodes
 from locomimic.config import load_config
 from locomimic.demos import generate_demos, load_demos
 from locomimic.demos.experts import reference_tracker
+from locomimic.demos.rollout import rollout
 from locomimic.envs import make_env
 from locomimic.errors import LocomimicError
 from locomimic.io import save_npz
@@ -112,6 +113,24 @@ def test_bc_parameters_restore_into_brax_ppo(env, demos, bc, tmp_path):
     bc_actions = make_inference_fn(env.observation_size, env.action_size, POLICY)(params, deterministic=True)(
         obs, jax.random.PRNGKey(0))[0]
     np.testing.assert_allclose(np.asarray(ppo_actions), np.asarray(bc_actions), atol=1e-6)
+
+
+def test_rollouts_of_one_policy_shape_trace_once(env, bc):
+    """Parameter sets of one policy (the style curve's AMP checkpoints) share one traced rollout program."""
+    traces = []
+    make_policy = make_inference_fn(env.observation_size, env.action_size, POLICY)
+
+    def act(state, params):
+        traces.append(params)  # runs only while JAX traces
+        return make_policy(params, deterministic=True)(state.obs, jax.random.PRNGKey(0))[0]
+
+    settings = {**CONFIG["env"], "episode_length": 100}
+    normalizer, policy, value = bc.params
+    still = (normalizer, jax.tree_util.tree_map(jp.zeros_like, policy), value)
+    runs = [rollout(env, act, settings, 4, 30, seed=3, act_params=params) for params in (bc.params, still, bc.params)]
+    assert len(traces) == 1
+    np.testing.assert_array_equal(runs[0]["actions"], runs[2]["actions"])
+    assert np.abs(runs[1]["actions"]).max() == 0.0 < np.abs(runs[0]["actions"]).max()
 
 
 def test_discounted_returns_restart_at_each_episode():

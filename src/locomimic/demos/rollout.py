@@ -11,6 +11,7 @@ same demonstrations can teach a command-following locomotion policy (:mod:`locom
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,13 +73,47 @@ def rollout(env, act, env_settings: dict, num_envs: int, steps: int, seed: int, 
     ``record_fn(state, action, next_state) -> dict`` adds fields to each step's record (evaluation
     and rendering record positions, torques and the reference this way). With ``act_params``, ``act``
     is called as ``act(state, act_params)`` and the parameters are an argument of the jitted rollout
-    rather than constants in it, so policies of the same shape share one compilation (and JAX's
-    persistent cache). Every chunk has the same length (the last one is padded and cut), so a
-    rollout compiles once.
+    rather than constants in it, so policies of the same shape share one compilation: within a
+    process, calls with the same ``env``, ``act``, ``record_fn`` and sizes reuse one traced program
+    (:func:`_program`), and across processes JAX's persistent cache holds it. Every chunk has the
+    same length (the last one is padded and cut), so a rollout compiles once.
     """
-    batched = make_training_env(env, env_settings, num_envs, seed, full_reset=True)
+    chunk = min(chunk, steps)
+    reset, run_chunk = _program(env, act, env_settings, num_envs, seed, float(action_noise), record_fn)
     key_reset, key_noise = jax.random.split(jax.random.PRNGKey(seed))
-    state = jax.jit(batched.reset)(jax.random.split(key_reset, num_envs))
+    state = reset(jax.random.split(key_reset, num_envs))
+    progress = Progress(label, steps * num_envs, "env steps")
+    keys = jax.random.split(key_noise, steps)
+    keys = jp.concatenate([keys, jp.repeat(keys[-1:], -steps % chunk, axis=0)])
+    records = []
+    for start in range(0, steps, chunk):
+        state, record = run_chunk(state, keys[start:start + chunk], act_params)
+        records.append(jax.device_get(record))
+        progress.update(min(chunk, steps - start) * num_envs)
+    return {name: np.swapaxes(np.concatenate([r[name] for r in records])[:steps], 0, 1) for name in records[0]}
+
+
+_PROGRAMS: dict = {}  # the few most recent rollout programs of this process (see _program)
+_MAX_PROGRAMS = 4
+
+
+def _program(env, act, env_settings: dict, num_envs: int, seed: int, action_noise: float, record_fn):
+    """The batched env's jitted ``reset`` and chunk of steps, built once per rollout shape.
+
+    Why: tracing and lowering the batched MJX step takes tens of seconds even when JAX's persistent
+    cache holds the compiled program, so a caller that rolls out many parameter sets of one policy
+    (``act_params``: the style curve over every AMP checkpoint) must not pay it per call.
+    """
+    key = (env, act, record_fn, json.dumps(env_settings, sort_keys=True, default=str), num_envs, seed, action_noise)
+    if key not in _PROGRAMS:
+        while len(_PROGRAMS) >= _MAX_PROGRAMS:
+            _PROGRAMS.pop(next(iter(_PROGRAMS)))
+        _PROGRAMS[key] = _build_program(env, act, env_settings, num_envs, seed, action_noise, record_fn)
+    return _PROGRAMS[key]
+
+
+def _build_program(env, act, env_settings: dict, num_envs: int, seed: int, action_noise: float, record_fn):
+    batched = make_training_env(env, env_settings, num_envs, seed, full_reset=True)
 
     def one_step(state, key, params):
         action = act(state) if params is None else act(state, params)
@@ -97,16 +132,7 @@ def rollout(env, act, env_settings: dict, num_envs: int, steps: int, seed: int, 
     def run_chunk(state, keys, params):
         return jax.lax.scan(lambda s, k: one_step(s, k, params), state, keys)
 
-    progress = Progress(label, steps * num_envs, "env steps")
-    chunk = min(chunk, steps)
-    keys = jax.random.split(key_noise, steps)
-    keys = jp.concatenate([keys, jp.repeat(keys[-1:], -steps % chunk, axis=0)])
-    records = []
-    for start in range(0, steps, chunk):
-        state, record = run_chunk(state, keys[start:start + chunk], act_params)
-        records.append(jax.device_get(record))
-        progress.update(min(chunk, steps - start) * num_envs)
-    return {name: np.swapaxes(np.concatenate([r[name] for r in records])[:steps], 0, 1) for name in records[0]}
+    return jax.jit(batched.reset), run_chunk
 
 
 def episode_summary(dones: np.ndarray, rewards: np.ndarray, failures: np.ndarray, falls: np.ndarray) -> dict:
