@@ -50,13 +50,18 @@ ITERATIONS = 5  # training iterations per algorithm (each batch_size * num_minib
 RAW_REPEATS = 3  # timed windows of raw stepping, each as many env steps as one training iteration
 
 
+def iteration_steps(ppo: dict) -> int:
+    """Env steps of one training iteration (brax PPO's, and AMP's: batch_size * num_minibatches * unroll)."""
+    return ppo["batch_size"] * ppo["num_minibatches"] * ppo["unroll_length"]
+
+
 def _settings(config: dict, quick: bool) -> tuple[dict, dict]:
     train = config["train"]
     ppo = dict(train["ppo"])
     if quick:
         ppo.update(num_envs=32, batch_size=32, num_minibatches=2, unroll_length=5, num_updates_per_batch=1,
                    num_eval_envs=4)
-    per_iteration = ppo["batch_size"] * ppo["num_minibatches"] * ppo["unroll_length"]
+    per_iteration = iteration_steps(ppo)
     iterations = 2 if quick else ITERATIONS
     # An evaluation after every iteration: each row's rate then covers one iteration, and the first
     # one (which includes compilation) can be left out.
@@ -185,9 +190,8 @@ def raw_rate(env, config: dict, ppo: dict, quick: bool) -> float:
     """Raw batched stepping of ``env`` in windows as long as one training iteration's env steps (median)."""
     if quick:
         return mjx_rate(env, config["env"], ppo["num_envs"], steps=5, repeats=1)[0]
-    per_env = ppo["batch_size"] * ppo["num_minibatches"] * ppo["unroll_length"] // ppo["num_envs"]
-    return mjx_rate(env, config["env"], ppo["num_envs"], steps=per_env, repeats=RAW_REPEATS,
-                    statistic=statistics.median)[0]
+    return mjx_rate(env, config["env"], ppo["num_envs"], steps=iteration_steps(ppo) // ppo["num_envs"],
+                    repeats=RAW_REPEATS, statistic=statistics.median)[0]
 
 
 def against_raw(train, raw) -> tuple[float, tuple[float, float]]:
