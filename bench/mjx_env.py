@@ -11,28 +11,39 @@ zero control) on one core, and on every usable core through ``mujoco.rollout``; 
 steps/s are divided by the substeps per control step, to compare env steps with env steps. MJX runs
 on whatever ``jax.default_backend()`` is (CPU here; a GPU where jax has one), which the rows name.
 
-Summary keys: ``mjx_env.mujoco_c_1core``, ``mjx_env.mujoco_rollout_all_cores`` and
-``mjx_env.mjx_b{N}`` for each batch size N (other benches refer to these, e.g. ``mjx_env.mjx_b256``).
+Robots compared: the same environment for each robot of ``--compare`` (Menagerie ones are skipped,
+with the reason, when ../shared/menagerie is missing), built and stepped in the same process at one
+batch size (``--compare-batch``, 256; 128 with ``--quick``), as a ratio to the ``--robot`` robot at that
+batch. Each robot runs its own robot file's ``mjx:`` physics (timestep, hence substeps, and solver),
+so the ratio is what training that robot costs against the default one.
 
-    python bench/mjx_env.py [--quick] [--batch-sizes 128 256 ...] [--csv ...] [--summary ...]
+Summary keys: ``mjx_env.mujoco_c_1core``, ``mjx_env.mujoco_rollout_all_cores``,
+``mjx_env.mjx_b{N}`` for each batch size N (other benches refer to these, e.g. ``mjx_env.mjx_b256``),
+and ``mjx_env.robot_{name}_b{N}`` for each compared robot (reference: ``mjx_env.mjx_b{N}``).
+
+    python bench/mjx_env.py [--quick] [--batch-sizes 128 256 ...] [--compare unitree_go2 ...]
+                            [--compare-batch 256] [--csv ...] [--summary ...]
 """
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jp
 import mujoco
 import numpy as np
 
-from common import imitation_env, parse_args, report, summary_row
+from common import REPO, imitation_env, parse_args, report, summary_row
 
+from locomimic.config import load_yaml
 from locomimic.envs import make_training_env
 from locomimic.jaxcache import enable_compilation_cache
 
 BATCH_SIZES = [128, 256, 512, 1024, 2048, 4096]
+COMPARED_ROBOTS = ["unitree_go2", "google_barkour_vb"]
 
 
 def mjx_rate(env, settings, num_envs: int, steps: int = 20, repeats: int = 2, statistic=min) -> tuple[float, float]:
@@ -97,7 +108,9 @@ def mujoco_rollout_rate(model: mujoco.MjModel, qpos: np.ndarray, threads: int, h
 
 def main() -> None:
     args = parse_args(__doc__, lambda p: (p.add_argument("--batch-sizes", type=int, nargs="+"),
-                                          p.add_argument("--robot", default="default")))
+                                          p.add_argument("--robot", default="default"),
+                                          p.add_argument("--compare", nargs="*", default=COMPARED_ROBOTS),
+                                          p.add_argument("--compare-batch", type=int, default=256)))
     batch_sizes = args.batch_sizes or ([128] if args.quick else BATCH_SIZES)
     steps, repeats = (5, 1) if args.quick else (20, 2)
     enable_compilation_cache()
@@ -110,30 +123,59 @@ def main() -> None:
     c_all = c_all / substeps if c_all else None
     backend = jax.default_backend().upper()
     device = "" if backend == "CPU" else f" ({jax.devices()[0].device_kind})"
-    rows = [{"engine": "MuJoCo C, 1 core", "batch": 1, "env_steps_per_s": round(c_one), "vs_mujoco_1_core": 1.0,
-             "first_call_s": ""}]
+    rows = [{"robot": args.robot, "engine": "MuJoCo C, 1 core", "batch": 1, "env_steps_per_s": round(c_one),
+             "vs_mujoco_1_core": 1.0, "vs_reference_robot": "", "first_call_s": ""}]
     summary = [summary_row("mjx_env", "mjx_env.mujoco_c_1core", "MuJoCo C mj_step, 1 core", c_one, "env steps/s",
                            notes=f"{args.robot} robot, {substeps} physics substeps per 50 Hz env step")]
     rollout_key = "mjx_env.mujoco_rollout_all_cores"
     if c_all:
-        rows.append({"engine": f"MuJoCo C rollout, {threads} threads", "batch": 64, "env_steps_per_s": round(c_all),
-                     "vs_mujoco_1_core": round(c_all / c_one, 2), "first_call_s": ""})
+        rows.append({"robot": args.robot, "engine": f"MuJoCo C rollout, {threads} threads", "batch": 64,
+                     "env_steps_per_s": round(c_all), "vs_mujoco_1_core": round(c_all / c_one, 2), "first_call_s": ""})
         summary.append(summary_row("mjx_env", rollout_key, f"MuJoCo C mujoco.rollout, {threads} threads", c_all,
                                    "env steps/s", "mjx_env.mujoco_c_1core", "64 rollouts"))
     else:
         summary.append(summary_row("mjx_env", rollout_key, "MuJoCo C mujoco.rollout, all cores", None, "env steps/s",
                                    notes=f"skipped: mujoco {mujoco.__version__} has no mujoco.rollout"))
-    for num_envs in batch_sizes:
+    compare_batch = 128 if args.quick else args.compare_batch
+    rates = {}
+    for num_envs in sorted(set(batch_sizes) | ({compare_batch} if args.compare else set())):
         rate, first_call = mjx_rate(env, config["env"], num_envs, steps, repeats)
-        rows.append({"engine": f"MJX {backend}{device}", "batch": num_envs, "env_steps_per_s": round(rate),
-                     "vs_mujoco_1_core": round(rate / c_one, 2), "first_call_s": round(first_call, 1)})
+        rates[num_envs] = rate
+        rows.append({"robot": args.robot, "engine": f"MJX {backend}{device}", "batch": num_envs,
+                     "env_steps_per_s": round(rate), "vs_mujoco_1_core": round(rate / c_one, 2),
+                     "vs_reference_robot": 1.0, "first_call_s": round(first_call, 1)})
         vs_all = f", {rate / c_all:.2f}x rollout on {threads} threads" if c_all else ""
         summary.append(summary_row("mjx_env", f"mjx_env.mjx_b{num_envs}",
                                    f"MJX {backend}{device} env step, batch {num_envs}",
                                    rate, "env steps/s", "mjx_env.mujoco_c_1core",
                                    f"first call {first_call:.0f} s (compile){vs_all}"))
         print(rows[-1], flush=True)
+    for name in args.compare:
+        row, headline = compare_robot(name, args.robot, rates[compare_batch], config, compare_batch, steps, repeats,
+                                      f"MJX {backend}{device}")
+        rows += [row] if row else []
+        summary.append(headline)
     report(f"imitation env ({args.robot}, {substeps} physics substeps per 50 Hz step)", rows, args, summary)
+
+
+def compare_robot(name: str, reference: str, reference_rate: float, config: dict, num_envs: int, steps: int,
+                  repeats: int, engine: str) -> tuple[dict | None, dict]:
+    """(detail row or None, summary row) of one robot's env steps/s against the reference robot's."""
+    key, measurement = f"mjx_env.robot_{name}_b{num_envs}", f"{engine} env step, {name} robot, batch {num_envs}"
+    model = load_yaml(REPO / "config" / "robots" / f"{name}.yaml")["model"]
+    folder = Path(os.environ["MENAGERIE_ROOT"]) / model.removeprefix("menagerie:").split("/")[0]
+    if model.startswith("menagerie:") and not folder.is_dir():  # rather than downloading it
+        reason = f"skipped: {folder} not found (set LOCOMIMIC_SHARED or MENAGERIE_ROOT)"
+        return None, summary_row("mjx_env", key, measurement, None, "env steps/s", notes=reason)
+    env, _, _ = imitation_env(name)
+    rate, first_call = mjx_rate(env, config["env"], num_envs, steps, repeats)
+    row = {"robot": name, "engine": engine, "batch": num_envs, "env_steps_per_s": round(rate),
+           "vs_mujoco_1_core": "", "vs_reference_robot": round(rate / reference_rate, 2),
+           "first_call_s": round(first_call, 1)}
+    print(row, flush=True)
+    notes = (f"{env.n_substeps} physics substeps per env step ({1000 * env.sim_dt:g} ms, the robot file's mjx "
+             f"settings); ratio to the {reference} robot; first call {first_call:.0f} s")
+    return row, summary_row("mjx_env", key, measurement, rate, "env steps/s", f"mjx_env.mjx_b{num_envs}", notes)
 
 
 if __name__ == "__main__":

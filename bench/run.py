@@ -54,7 +54,7 @@ from common import (  # noqa: E402
 
 BENCHMARKS = [
     "retarget",     # retargeting frames/s per robot, one core
-    "mjx_env",      # MJX env steps/s, batch 128..4096, vs MuJoCo C (1 core, rollout on all cores)
+    "mjx_env",      # MJX env steps/s, batch 128..4096, vs MuJoCo C (1 core, rollout on all cores); per robot at 256
     "bc",           # demonstration generation steps/s, BC training samples/s
     "jit_compile",  # compile time of the MJX env step, cold vs warm persistent cache
     "workflow",     # tiny workflow end to end: wall, peak memory, per-stage max_rss, snakemake -n

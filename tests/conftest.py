@@ -56,11 +56,29 @@ def run_locomimic(*args: str, cwd: Path | None = None) -> subprocess.CompletedPr
     return subprocess.run([sys.executable, "-m", "locomimic", *args], cwd=cwd, capture_output=True, text=True)
 
 
-def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real workflow with ``workdir`` as its working directory (results land there)."""
+def run_snakemake(workdir: Path, *args: str, configfile: Path | list[Path] | None = None
+                  ) -> subprocess.CompletedProcess:
+    """Run the real workflow with ``workdir`` as its working directory (results land there); without
+    ``configfile`` it runs the default config, with several they merge in order."""
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--cores", "2", *args]
     if configfile is not None:
-        command += ["--configfile", str(configfile)]
+        command += ["--configfile", *map(str, configfile if isinstance(configfile, list) else [configfile])]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+def planned_jobs(workdir, configfile, *args: str) -> dict[str, int]:
+    """Job counts per rule from a dry run's summary table."""
+    done = run_snakemake(workdir, "-n", *args, configfile=configfile)
+    assert done.returncode == 0, done.stderr
+    counts, table = {}, False
+    for line in done.stdout.splitlines():
+        if line.startswith("job ") and "count" in line:
+            table = True
+        elif table and line.strip() and not line.startswith("-"):
+            name, count = line.split()
+            if name == "total":
+                break
+            counts[name] = int(count)
+    return counts

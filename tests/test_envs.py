@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jp
+import mujoco
 import numpy as np
 import pytest
 
 from conftest import REPO
 from locomimic.config import load_config
 from locomimic.envs import make_env, make_training_env
+from locomimic.envs.base import to_motor_model
 from locomimic.envs.reference import load_reference
+from locomimic.envs.rotations import quat_to_mat, wrap_angle, yaw
 from locomimic.errors import LocomimicError
 from locomimic.io import save_npz
 from locomimic.jaxcache import enable_compilation_cache
@@ -19,6 +22,7 @@ from locomimic.retarget import retarget_clip
 from locomimic.robots import load_robot
 
 CONFIG = load_config(REPO / "config" / "config.yaml")
+QUADRUPEDS = ["default", "unitree_go2", "google_barkour_vb"]  # robot files; the last two need ../shared
 enable_compilation_cache()
 
 
@@ -36,7 +40,7 @@ def retargeted(tmp_path_factory):
 
 
 def robot_named(request, name):
-    if name == "unitree_go2":
+    if name != "default":  # the others come from ../shared/menagerie
         request.getfixturevalue("menagerie")
     return load_robot(REPO / "config" / "robots" / f"{name}.yaml")
 
@@ -49,11 +53,11 @@ def assert_finite_state(state, observation_size):
         assert np.isfinite(np.asarray(value)).all(), name
 
 
-@pytest.mark.parametrize("robot_name", ["default", "unitree_go2"])
+@pytest.mark.parametrize("robot_name", QUADRUPEDS)
 def test_imitation_env_resets_and_steps(request, retargeted, robot_name):
     robot = robot_named(request, robot_name)
     env = make_env("imitation", robot, CONFIG["env"], [retargeted(robot)])
-    assert env.dt == pytest.approx(0.02) and env.n_substeps == round(0.02 / robot.model.opt.timestep)
+    assert env.dt == pytest.approx(0.02) and env.n_substeps == round(0.02 / env.mj_model.opt.timestep)
     reset, step = jax.jit(env.reset), jax.jit(env.step)
     state = reset(jax.random.PRNGKey(0))
     # Reference-state initialisation: the robot starts exactly on the reference.
@@ -87,6 +91,76 @@ def test_locomotion_env_stands_under_its_pd_law(request, robot_name):
         f"reward/{k}" for k in CONFIG["env"]["locomotion"]["reward_scales"]}
 
 
+def test_robot_file_mjx_options_reach_the_motor_model(request):
+    """Go2's mjx section: 4 ms steps (5 substeps per control step), one solver iteration without
+    Euler's implicit damping, Menagerie's elliptic cone kept, feet-only contacts."""
+    robot = robot_named(request, "unitree_go2")
+    env = make_env("locomotion", robot, CONFIG["env"])
+    model = env.mj_model
+    assert robot.model.opt.timestep == 0.002 and model.opt.timestep == 0.004 and env.n_substeps == 5
+    assert model.opt.iterations == 1 and model.opt.ls_iterations == 5
+    assert model.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_EULERDAMP
+    assert model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC and model.opt.impratio == 100
+    colliding = [g for g in range(model.ngeom) if model.geom_bodyid[g] != 0 and model.geom_contype[g]]
+    assert len(colliding) == 4 and (model.geom_type[colliding] == mujoco.mjtGeom.mjGEOM_SPHERE).all()  # the feet
+
+
+def standing_starts(robot, nv: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(qpos, qvel) of ``count`` starts: the default pose at rest, then perturbed ones (every joint off
+    by up to 0.2 rad, the trunk sliding at 0.5 m/s in a random direction)."""
+    rng = np.random.default_rng(0)
+    qpos, qvel = np.tile(robot.qpos_default, (count, 1)), np.zeros((count, nv))
+    qpos[1:, robot.joint_qpos_adr] += rng.uniform(-0.2, 0.2, (count - 1, len(robot.joint_qpos_adr)))
+    heading = rng.uniform(0, 2 * np.pi, count - 1)
+    qvel[1:, 0], qvel[1:, 1] = 0.5 * np.cos(heading), 0.5 * np.sin(heading)
+    return qpos, qvel
+
+
+def assert_stood(robot, qpos, qvel, up):
+    """After a few seconds under the PD law: finite, upright, near standing height, at rest."""
+    assert np.isfinite(qpos).all() and np.isfinite(qvel).all()
+    assert (up > 0.98).all(), f"tilted: trunk z-axis z {up}"
+    height = qpos[:, 2] / robot.qpos_default[2]
+    assert ((height > 0.85) & (height < 1.05)).all(), f"trunk at {height} of the default pose's height"
+    assert np.abs(qvel).max() < 0.05, f"still moving: max |qvel| {np.abs(qvel).max(axis=1)}"
+
+
+@pytest.mark.parametrize("robot_name", QUADRUPEDS)
+def test_robot_stands_in_mjx_with_its_robot_file_settings(request, robot_name):
+    """The robot file's mjx settings (timestep, solver, contacts) keep the robot standing under its PD
+    law for 3 s, also from perturbed starts: one solver iteration is only safe with the right options."""
+    robot = robot_named(request, robot_name)
+    env = make_env("locomotion", robot, CONFIG["env"])
+    qpos, qvel = standing_starts(robot, env.mj_model.nv, 4)
+    data = jax.jit(jax.vmap(env.make_data))(jp.asarray(qpos), jp.asarray(qvel))  # eager, it takes ~40 s
+    gains, targets = {"kp_scale": jp.ones(()), "kd_scale": jp.ones(())}, jp.asarray(robot.default_joints)
+    three_seconds = jax.jit(jax.vmap(lambda d: jax.lax.scan(
+        lambda d, _: (env.physics_step(d, targets, gains), None), d, None, length=150)[0]))
+    data = three_seconds(data)
+    up = np.asarray(data.xmat[:, robot.trunk.id, 2, 2])
+    assert_stood(robot, np.asarray(data.qpos), np.asarray(data.qvel), up)
+
+
+@pytest.mark.parametrize("robot_name", QUADRUPEDS)
+def test_motor_model_stands_in_mujoco_c(request, robot_name):
+    """Plain MuJoCo C on the MJX motor model (same options, same PD law each physics step), which
+    sim-to-sim evaluation relies on, stands for 4 s too."""
+    robot = robot_named(request, robot_name)
+    model = to_motor_model(robot)
+    data = mujoco.MjData(model)
+    starts = standing_starts(robot, model.nv, 3)
+    finals = []
+    for qpos, qvel in zip(*starts):
+        mujoco.mj_resetData(model, data)
+        data.qpos[:], data.qvel[:] = qpos, qvel
+        for _ in range(int(round(4.0 / model.opt.timestep))):
+            data.ctrl[:] = robot.pd_torque(robot.default_joints, data.qpos, data.qvel)[robot.actuator_joint]
+            mujoco.mj_step(model, data)
+        finals.append((data.qpos.copy(), data.qvel.copy(), data.xmat[robot.trunk.id][8]))
+    qpos, qvel, up = map(np.array, zip(*finals))
+    assert_stood(robot, qpos, qvel, up)
+
+
 def test_domain_randomisation_gives_each_environment_its_own_model(retargeted):
     robot = load_robot(REPO / "config" / "robots" / "default.yaml")
     env = make_env("imitation", robot, CONFIG["env"], [retargeted(robot)])
@@ -102,7 +176,7 @@ def test_domain_randomisation_gives_each_environment_its_own_model(retargeted):
 
 
 def test_reference_origin_syncs_to_the_robot_and_auto_reset_restarts_the_reference(retargeted):
-    """Every sync_interval the reference moves onto the robot's root; after brax's auto-reset (which
+    """Every sync_interval the reference moves onto the robot's root and heading; after brax's auto-reset (which
     keeps info) the reference starts over with the cached first state instead of running on."""
     robot = load_robot(REPO / "config" / "robots" / "default.yaml")
     settings = CONFIG["env"] | {"episode_length": 7, "imitation": CONFIG["env"]["imitation"] | {"sync_interval": 0.1}}
@@ -117,10 +191,14 @@ def test_reference_origin_syncs_to_the_robot_and_auto_reset_restarts_the_referen
         frame = np.asarray(state.info["frame"])
         assert (frame == (start + t if t <= 7 else start + 1)).all(), t  # the time limit is 7 steps
         if t < 7:
-            where = {k: state.info[k] for k in ("clip", "frame", "origin")}
+            where = {k: state.info[k] for k in ("clip", "frame", "origin", "heading")}
             ref = jax.vmap(env.reference_frame)(where)["qpos"]
             on_sync = frame % 5 == 0
             np.testing.assert_allclose(np.asarray(ref)[on_sync, :2], np.asarray(state.data.qpos)[on_sync, :2], atol=1e-5)
+            # ... facing the robot's heading (the trunk's forward axis, projected on the ground)
+            ref_yaw = jax.vmap(lambda q: yaw(quat_to_mat(q)))(ref[:, 3:7])
+            robot_yaw = jax.vmap(lambda q: yaw(quat_to_mat(q)))(state.data.qpos[:, 3:7])
+            np.testing.assert_allclose(np.asarray(wrap_angle(ref_yaw - robot_yaw))[on_sync], 0.0, atol=1e-5)
             synced += int(on_sync.sum())
     assert synced >= 2 and np.isfinite(np.asarray(state.obs)).all()
 

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from locomimic.config import load_config
 from locomimic.errors import LocomimicError
+from locomimic.motion import gait
+from locomimic.retarget import retarget_clip
 from locomimic.robots import load_robot
 
 ROBOTS = REPO / "config" / "robots"
@@ -81,6 +84,52 @@ def test_go2_loads_from_menagerie_and_stands_with_its_pd_law(menagerie):
         name = mujoco.mj_id2name(robot.model, mujoco.mjtObj.mjOBJ_ACTUATOR, actuator)
         assert robot.joint_names[joint].startswith(name)
     assert_stands_still(robot)
+
+
+def test_barkour_loads_from_menagerie_with_its_own_joint_order(menagerie):
+    robot = load_robot(ROBOTS / "google_barkour_vb.yaml")
+    assert robot.model_path.is_relative_to(menagerie)
+    assert robot.actuators == "position" and robot.model.nu == 12
+    legs = ("front_left", "hind_left", "front_right", "hind_right")  # the model's order: FL, HL, FR, HR
+    assert robot.joint_names == tuple(f"{j}_{leg}" for leg in legs for j in ("abduction", "hip", "knee"))
+    assert (robot.actuator_joint == np.arange(12)).all()
+    # The robot file's gains replace the model's servo gains (kp 50).
+    assert np.allclose(robot.model.actuator_gainprm[:, 0], robot.kp)
+    assert np.allclose(robot.model.actuator_forcerange, [-18, 18])
+    # No foot bodies: the feet are sites on the lower legs, in the project's leg order FL, FR, RL, RR.
+    legs = ("front_left", "front_right", "hind_left", "hind_right")
+    assert [(f.kind, f.name) for f in robot.feet] == [("site", f"foot_{leg}") for leg in legs]
+
+
+def test_barkour_stands_still_for_ten_seconds(menagerie):
+    assert_stands_still(load_robot(ROBOTS / "google_barkour_vb.yaml"))
+
+
+@pytest.mark.parametrize("robot_name", ["default", "unitree_go2", "google_barkour_vb"])
+def test_leg_order_comes_from_the_keypoint_map(request, robot_name):
+    """FL, FR, RL, RR (the keypoint names) are the project's leg order whatever the model's joint order:
+    at the default pose each foot and hip frame lies at its own corner of the trunk (x > 0 front, y > 0 left)."""
+    if robot_name != "default":
+        request.getfixturevalue("menagerie")
+    robot = load_robot(ROBOTS / f"{robot_name}.yaml")
+    data = mujoco.MjData(robot.model)
+    data.qpos[:] = robot.qpos_default
+    mujoco.mj_kinematics(robot.model, data)
+    trunk_pos, trunk_rot = data.xpos[robot.trunk.id], data.xmat[robot.trunk.id].reshape(3, 3)
+    for leg, foot, hip in zip(("FL", "FR", "RL", "RR"), robot.feet, robot.hips):
+        for frame in (foot, hip):
+            x, y, _ = (frame.position(data) - trunk_pos) @ trunk_rot
+            where = f"{leg} -> {frame.name} at x {x:.3f}, y {y:.3f} in the trunk frame"
+            assert (x > 0) == leg.startswith("F") and (y > 0) == leg.endswith("L"), where
+
+
+def test_trot_retargets_onto_barkour(menagerie):
+    robot = load_robot(ROBOTS / "google_barkour_vb.yaml")
+    settings = load_config(REPO / "config" / "config.yaml")["retarget"]
+    metrics = retarget_clip(gait.generate("trot", cycles=1), robot, settings).metrics
+    assert metrics["foot_error_mean"] < 0.02
+    assert metrics["joint_limit_violations"] == 0
+    assert metrics["penetration_max"] < 0.005
 
 
 def test_model_path_relative_to_the_robot_file(tmp_path):

@@ -83,19 +83,17 @@ def _imitation_env(args, config):
 def cmd_demos(args) -> None:
     """Roll an expert out in MJX and save (observation, action, reward, done, episode id)."""
     from locomimic.demos import generate_demos
-    from locomimic.demos.experts import reference_tracker, saved_policy
+    from locomimic.demos.experts import make_expert
     from locomimic.io import save_json
 
     config = _stage_config(args, ("env", "demos", "policy", "seed"))
     env = _imitation_env(args, config)
     settings = config["demos"]
-    if settings["expert"] == "policy":
-        expert = saved_policy(Path(settings["policy_path"]), env.observation_size, env.action_size, config["policy"])
-    else:
-        expert = reference_tracker(env)
+    expert = make_expert(env, args.expert, config["policy"])
     dataset, summary = generate_demos(env, expert, config["env"], settings, config["seed"])
     dataset.save(args.out)
-    save_json(args.summary, {"expert": settings["expert"], "observation_size": int(env.observation_size),
+    save_json(args.summary, {"expert": settings["expert"], "expert_params": str(args.expert) if args.expert else None,
+                             "observation_size": int(env.observation_size),
                              "action_size": int(env.action_size), **summary})
     log.info("demos: %d episodes, %d steps, mean return %.2f, fall rate %.2f, failure rate %.2f, mean length %.1f",
              summary["episodes"], summary["steps"], summary["mean_return"], summary["fall_rate"],
@@ -135,7 +133,7 @@ def cmd_bc(args) -> None:
     from locomimic.bc.locomotion import command_normalizer, locomotion_closed_loop, locomotion_demos
     from locomimic.bc.train import fit_normalizer
     from locomimic.demos import load_demos
-    from locomimic.demos.experts import reference_tracker
+    from locomimic.demos.experts import make_expert
     from locomimic.errors import LocomimicError
     from locomimic.io import save_csv, save_json
     from locomimic.policy import make_inference_fn, save_policy_params
@@ -164,7 +162,8 @@ def cmd_bc(args) -> None:
                  "(ratio %.2f)", evaluation["survival_rate"], evaluation["forward_velocity_mean"],
                  evaluation["command_forward_velocity_mean"], evaluation["speed_ratio"])
     else:
-        evaluation = compare_closed_loop(env, act, reference_tracker(env), eval_settings, episodes, seed)
+        expert = make_expert(env, args.expert, config["policy"])
+        evaluation = compare_closed_loop(env, act, expert, eval_settings, episodes, seed)
         log.info("BC closed loop: survival %.2f s vs expert %.2f s (ratio %.2f)",
                  evaluation["policy"]["survival_time_mean"], evaluation["expert"]["survival_time_mean"],
                  evaluation["survival_ratio"])
@@ -230,7 +229,7 @@ def cmd_train(args) -> None:
 
 def cmd_evaluate(args) -> None:
     """Seeded, deterministic episodes of one policy or baseline; metrics per episode and their mean and CI."""
-    from locomimic.evaluate.episodes import evaluate_policy, setup_policy
+    from locomimic.evaluate.episodes import evaluate_policy, per_clip_summary, setup_policy
     from locomimic.evaluate.policies import read_summary
     from locomimic.evaluate.trajectory import episode_trajectory, save_trajectory
     from locomimic.io import save_csv, save_json
@@ -247,14 +246,15 @@ def cmd_evaluate(args) -> None:
              f", command {setup.command}" if setup.command else "", settings["episodes"], eval_seed)
     per_episode, metrics, record = evaluate_policy(setup, settings["episodes"], eval_seed,
                                                    label=f"evaluate {args.policy}")
-    rows = [{"episode": i, **{name: float(values[i]) for name, values in per_episode.items()}}
+    rows = [{"episode": i, **{name: values[i].item() for name, values in per_episode.items()}}
             for i in range(settings["episodes"])]
     save_trajectory(args.trajectory, episode_trajectory(record, setup.task, setup.env.robot, setup.env.dt, args.clips))
     save_csv(args.episodes, rows)
     save_json(args.out, {"robot": args.robot.stem, "motion": args.motion, "policy": args.policy, "seed": args.seed,
                          "task": setup.task, "command": setup.command, "episodes": settings["episodes"],
                          "eval_seed": eval_seed, "deterministic": settings["deterministic"],
-                         "params": str(args.params) if args.params else None, "metrics": metrics})
+                         "params": str(args.params) if args.params else None, "metrics": metrics,
+                         "per_clip": per_clip_summary(per_episode)})
     for name, stat in metrics.items():
         log.info("%-20s %s", name, "n/a" if stat["mean"] is None else
                  f"{stat['mean']:.4g}" + (f" +- {stat['ci95']:.2g}" if stat["ci95"] is not None else ""))
@@ -355,6 +355,11 @@ def _add_stage_inputs(p: argparse.ArgumentParser) -> None:
                    help="config sections as JSON: {seed, env, policy, demos or bc}")
 
 
+def _add_expert_input(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--expert", type=Path,
+                   help="parameters of the expert policy (demos.expert ppo_scratch or policy); none = the reference tracker")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m locomimic", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -380,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stage_inputs(p)
     p.add_argument("--out", type=Path, required=True, help="output demonstrations (.npz)")
     p.add_argument("--summary", type=Path, required=True, help="output summary (.json)")
+    _add_expert_input(p)
     p.set_defaults(run=cmd_demos)
 
     p = stages.add_parser("bc", help="behaviour cloning into brax PPO's policy network")
@@ -390,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output parameters (brax restore_params tuple)")
     p.add_argument("--history", type=Path, required=True, help="output loss curve (.csv)")
     p.add_argument("--metrics", type=Path, required=True, help="output validation and closed-loop metrics (.json)")
+    _add_expert_input(p)
     p.set_defaults(run=cmd_bc)
 
     p = stages.add_parser("train", help="PPO (from BC weights or from scratch) or AMP on MJX with brax, resumable")

@@ -60,11 +60,50 @@ def field_path(parts) -> str:
     return text or "(top level)"
 
 
-def validate(data: Any, schema_name: str, source: str | Path, sections: tuple[str, ...] | None = None) -> Any:
+def field_source(layers: list[tuple[str, Any]], field: list) -> str:
+    """The config file(s) a field's value came from, for error messages.
+
+    ``layers`` are the (name, contents) Snakemake merged, in order (``--configfile A B``, then
+    ``--config``). A value that is not a mapping is replaced whole by a later layer (lists too), so it
+    came from the last layer that sets it; a mapping gathers keys from every layer that sets it, so
+    all of them are named (all layers when none sets it, e.g. a required field missing everywhere).
+    """
+
+    def sets(data: Any) -> bool:
+        for part in field:
+            if not isinstance(data, dict):  # inside a list or value, which one layer set whole
+                return True
+            if part not in data:
+                return False
+            data = data[part]
+        return True
+
+    setting = [(name, data) for name, data in layers if sets(data)]
+    if not setting:
+        return ", ".join(name for name, _ in layers)
+    value = setting[-1][1]
+    for part in field:
+        value = value[part] if isinstance(value, dict) else None
+    named = setting if isinstance(value, dict) else setting[-1:]
+    return ", ".join(name for name, _ in named)
+
+
+def _error_field(error: jsonschema.ValidationError) -> list:
+    """The field an error is about; an unexpected key (a typo) is the field, not the mapping holding it."""
+    field = list(error.absolute_path)
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        extra = [key for key in error.instance if key not in error.schema.get("properties", {})]
+        field += extra[:1]
+    return field
+
+
+def validate(data: Any, schema_name: str, source: str | Path, sections: tuple[str, ...] | None = None,
+             layers: list[tuple[str, Any]] | None = None) -> Any:
     """Validate ``data`` against ``workflow/schemas/<schema_name>``; return it with defaults filled.
 
     With ``sections``, only those top-level fields are checked (and filled): what a single stage
-    receives from the workflow.
+    receives from the workflow. With ``layers`` (the config files ``data`` was merged from, see
+    :func:`field_source`), an error names the file the bad value came from instead of ``source``.
     """
     schema = load_yaml(SCHEMA_DIR / schema_name)
     if sections is not None:
@@ -77,6 +116,8 @@ def validate(data: Any, schema_name: str, source: str | Path, sections: tuple[st
         # A oneOf/anyOf failure is clearer through its most specific sub-error.
         while error.context:
             error = jsonschema.exceptions.best_match(error.context)
+        if layers:
+            source = field_source(layers, _error_field(error))
         raise LocomimicError(source, error.message, location=field_path(error.absolute_path))
     return data
 

@@ -4,6 +4,7 @@
 rule bc:
     """BC policy of one motion on one robot, its loss curve and its validation/closed-loop metrics."""
     input:
+        expert=demo_expert,
         demos="results/demos/{robot}/{motion}.npz",
         clips=motion_clips,
         robot=robot_files,
@@ -15,6 +16,7 @@ rule bc:
     params:
         settings=stage_settings("seed", "env", "policy", "bc"),
         robot_file=lambda wildcards, input: input.robot[0],
+        expert=expert_arg,
     log:
         "results/logs/bc/{robot}/{motion}.log",
     benchmark:
@@ -27,7 +29,7 @@ rule bc:
         "../../envs/locomimic.yaml"
     shell:
         "python -m locomimic bc --robot {params.robot_file:q} --clips {input.clips:q} --demos {input.demos:q}"
-        " --settings {params.settings:q} --out {output.params:q} --history {output.history:q}"
+        " {params.expert} --settings {params.settings:q} --out {output.params:q} --history {output.history:q}"
         " --metrics {output.metrics:q} > {log:q} 2>&1"
 
 

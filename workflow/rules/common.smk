@@ -5,25 +5,38 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from locomimic.config import load_yaml, robot_config_path, validate
+from locomimic.config import field_source, load_yaml, robot_config_path, validate
 from locomimic.errors import LocomimicError
 from locomimic.robots.registry import PACKAGE_MODELS
 
 REPO = Path(workflow.basedir)
-CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
+
+
+def _config_layers():
+    """(name, contents) of what Snakemake merged into ``config``, in its order: the --configfile files (or
+    config/config.yaml without them), then --config values. An error names the layer the bad value came from."""
+    layers = [(str(path), load_yaml(path) or {}) for path in workflow.configfiles]
+    if workflow.config_settings.config:
+        layers.append(("--config", dict(workflow.config_settings.config)))
+    return layers
+
+
+CONFIG_LAYERS = _config_layers()
 
 
 def _check_config():
-    """Validate the config and every robot file it names; a problem stops the run with one line."""
+    """Validate the config, filling in the schema's defaults, and every robot file it names; a problem
+    stops the run with one line."""
     try:
-        validate(config, "config.schema.yaml", CONFIG_SOURCE)
+        validate(config, "config.schema.yaml", "config", layers=CONFIG_LAYERS)
         for name in config["robots"]:
-            path = robot_config_path(config, name, CONFIG_SOURCE, REPO)
+            path = robot_config_path(config, name, field_source(CONFIG_LAYERS, ["robots"]), REPO)
             validate(load_yaml(path), "robot.schema.yaml", path)
         for motion, spec in config["motions"].items():
             for index, clip in enumerate(spec["clips"]):
                 if clip not in config["clips"]:
-                    raise LocomimicError(CONFIG_SOURCE, f"unknown clip {clip!r}; clips: {', '.join(config['clips'])}",
+                    source = field_source(CONFIG_LAYERS, ["motions", motion, "clips"])
+                    raise LocomimicError(source, f"unknown clip {clip!r}; clips: {', '.join(config['clips'])}",
                                          location=f"motions.{motion}.clips[{index}]")
     except LocomimicError as error:
         raise WorkflowError(f"invalid configuration: {error}") from None
@@ -55,7 +68,7 @@ def clip_file(wildcards):
 
 def robot_files(wildcards):
     """A robot's YAML plus, when the model ships with the repository, its MJCF files."""
-    path = robot_config_path(config, wildcards.robot, CONFIG_SOURCE, REPO)
+    path = robot_config_path(config, wildcards.robot, root=REPO)  # checked by _check_config
     files = [str(path)]
     model = load_yaml(path)["model"]
     if model.startswith("package:"):
@@ -68,6 +81,21 @@ def robot_files(wildcards):
 def motion_clips(wildcards):
     """The retargeted clips a motion is made of, for this robot."""
     return [f"results/retarget/{wildcards.robot}/{clip}.npz" for clip in config["motions"][wildcards.motion]["clips"]]
+
+
+def demo_expert(wildcards):
+    """The expert policy's parameters (``demos.expert``), an input of the demos and bc jobs; none for the
+    reference tracker. ppo_scratch bootstraps: its run on the same robot and motion becomes the expert."""
+    expert = config["demos"]["expert"]
+    if expert == "ppo_scratch":
+        seed = config["train"]["seeds"][0]
+        return f"results/train/{wildcards.robot}/{wildcards.motion}/ppo_scratch/seed{seed}/policy.params"
+    return config["demos"]["policy_path"] if expert == "policy" else []
+
+
+def expert_arg(wildcards, input):
+    """--expert for the demos and bc commands."""
+    return f"--expert {input.expert}" if input.expert else ""
 
 
 def train_init(wildcards):

@@ -4,6 +4,7 @@
 rule demos:
     """Demonstrations of one motion on one robot: dataset .npz and summary .json."""
     input:
+        expert=demo_expert,
         clips=motion_clips,
         robot=robot_files,
         code=code_files("envs", "demos", "robots", "jaxcache.py", "policy.py"),
@@ -13,6 +14,7 @@ rule demos:
     params:
         settings=stage_settings("seed", "env", "policy", "demos"),
         robot_file=lambda wildcards, input: input.robot[0],
+        expert=expert_arg,
     log:
         "results/logs/demos/{robot}/{motion}.log",
     benchmark:
@@ -25,4 +27,5 @@ rule demos:
         "../../envs/locomimic.yaml"
     shell:
         "python -m locomimic demos --robot {params.robot_file:q} --clips {input.clips:q}"
-        " --settings {params.settings:q} --out {output.demos:q} --summary {output.summary:q} > {log:q} 2>&1"
+        " {params.expert} --settings {params.settings:q} --out {output.demos:q} --summary {output.summary:q}"
+        " > {log:q} 2>&1"

@@ -1,8 +1,15 @@
-"""Experts that label states with actions.
+"""Experts that label states with actions (``demos.expert``).
 
-- reference tracker: the PD target is the reference's next frame, i.e. action =
-  (q_ref[k + 1] - q_default) / action_scale; the robot's own PD law does the rest;
-- policy: a saved brax policy (BC or PPO parameters), deterministic.
+- ``reference``, the reference tracker: the PD target is the reference's next frame, i.e. action =
+  (q_ref[k + 1] - q_default) / action_scale; the robot's own PD law does the rest. Open loop in the
+  trunk: enough for generated gaits, not for real motion capture (measured on the AI4Animation dog
+  trot: the default robot lags at half the clip's speed and strays from it within half a second);
+- ``ppo_scratch``, bootstrapping: the motion's own PPO run from scratch on the imitation task, which
+  learns to keep the robot on a real clip (the closed loop the tracker lacks); BC then clones it and
+  PPO from BC goes on from there;
+- ``policy``, any saved brax policy (BC or PPO parameters, ``demos.policy_path``).
+
+Policies act deterministically (their mean action).
 """
 
 from __future__ import annotations
@@ -22,11 +29,19 @@ def reference_tracker(env):
     return act
 
 
+def make_expert(env, policy_path: Path | None, policy_settings: dict):
+    """The expert of ``demos.expert``: a saved policy when its parameters are given, else the tracker."""
+    if policy_path is None:
+        return reference_tracker(env)
+    return saved_policy(Path(policy_path), env.observation_size, env.action_size, policy_settings)
+
+
 def saved_policy(path: Path, observation_size: int, action_size: int, policy_settings: dict):
-    """Expert from policy parameters saved by the bc or train stage."""
-    from locomimic.policy import load_policy_params, make_inference_fn
+    """Expert from policy parameters saved by the bc or train stage (refused when made for another env)."""
+    from locomimic.policy import check_params, load_policy_params, make_inference_fn
 
     params = load_policy_params(path)
+    check_params(params, path, observation_size, action_size, policy_settings)
     inference = make_inference_fn(observation_size, action_size, policy_settings)(params, deterministic=True)
 
     def act(state) -> jax.Array:

@@ -141,7 +141,10 @@ def episode_summary(dones: np.ndarray, rewards: np.ndarray, failures: np.ndarray
     A failure is a fall or, in imitation, the root straying too far from the reference.
 
     Returns and lengths count completed episodes (falls, clip ends and time limits); when none
-    completed, the unfinished ones stand in so the numbers are never empty.
+    completed, the unfinished ones stand in so the numbers are never empty. Fall and failure rates are
+    over every episode, the unfinished ones (which had not failed when the rollout stopped) included:
+    over completed episodes only, a good expert whose rare failures are the only episodes to end
+    within the rollout would read as failing every time.
     """
     lengths, returns, failed, fell = [], [], [], []
     unfinished_lengths, unfinished_returns = [], []
@@ -157,16 +160,17 @@ def episode_summary(dones: np.ndarray, rewards: np.ndarray, failures: np.ndarray
             unfinished_lengths.append(len(env_dones) - start)
             unfinished_returns.append(env_rewards[start:].sum())
     completed = len(lengths)
+    episodes = completed + len(unfinished_lengths)
     lengths = lengths or unfinished_lengths
     returns = returns or unfinished_returns
     return {
-        "episodes": completed + len(unfinished_lengths),
+        "episodes": episodes,
         "completed_episodes": completed,
         "steps": int(dones.size),
         "mean_return": float(np.mean(returns)),
         "mean_episode_length": float(np.mean(lengths)),
-        "fall_rate": float(np.mean(fell)) if fell else 0.0,
-        "failure_rate": float(np.mean(failed)) if failed else 0.0,
+        "fall_rate": float(np.sum(fell)) / episodes,
+        "failure_rate": float(np.sum(failed)) / episodes,
     }
 
 

@@ -25,28 +25,41 @@ def base_config(settings: dict, robot: Robot) -> config_dict.ConfigDict:
     """Playground-style config: timing, action scale, episode length, randomisation ranges."""
     return config_dict.create(
         ctrl_dt=settings["ctrl_dt"],
-        sim_dt=float(robot.model.opt.timestep),
+        sim_dt=sim_dt(robot),
         episode_length=settings["episode_length"],
         action_scale=settings["action_scale"],
         randomization=config_dict.create(**settings["randomization"]),
     )
 
 
+def sim_dt(robot: Robot) -> float:
+    """The physics timestep of the MJX environments: the robot file's ``mjx.timestep``, else the model's."""
+    return float(robot.mjx_options.get("timestep", robot.model.opt.timestep))
+
+
 def to_motor_model(robot: Robot) -> mujoco.MjModel:
     """Copy of the robot's model prepared for MJX.
 
     - actuators become torque motors (``ctrl`` = torque) limited to the robot's torque limits;
-    - only feet and trunk collide, and only with the world (MJX lacks some primitive pairs, such as
-      cylinder-box, and self-collisions cost time without changing a walking gait);
-    - the robot file's ``mjx`` solver settings apply.
+    - only feet and trunk (or, with ``mjx.contacts: feet``, only feet) collide, and only with the world
+      (MJX lacks some primitive pairs, such as cylinder-box, and self-collisions cost time without
+      changing a walking gait);
+    - the robot file's ``mjx`` physics options apply (timestep, solver, cone, impratio, eulerdamp,
+      contacts): the robot file is the one place per-robot MJX settings live. MuJoCo C given this
+      model (sim-to-sim) simulates the same physics.
     """
     model = mujoco.MjModel.from_xml_path(str(robot.model_path))
     options = robot.mjx_options
-    model.opt.timestep = options.get("timestep", robot.model.opt.timestep)
+    model.opt.timestep = sim_dt(robot)
     model.opt.iterations = options.get("iterations", model.opt.iterations)
     model.opt.ls_iterations = options.get("ls_iterations", model.opt.ls_iterations)
+    model.opt.impratio = options.get("impratio", model.opt.impratio)
     if "cone" in options:
         model.opt.cone = getattr(mujoco.mjtCone, f"mjCONE_{options['cone'].upper()}")
+    if "eulerdamp" in options:  # a disable flag in MuJoCo
+        no_eulerdamp = int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)
+        model.opt.disableflags &= ~no_eulerdamp
+        model.opt.disableflags |= 0 if options["eulerdamp"] else no_eulerdamp
     model.actuator_gaintype[:] = mujoco.mjtGain.mjGAIN_FIXED
     model.actuator_biastype[:] = mujoco.mjtBias.mjBIAS_NONE
     model.actuator_gainprm[:] = 0.0
@@ -56,17 +69,18 @@ def to_motor_model(robot: Robot) -> mujoco.MjModel:
     model.actuator_ctrllimited[:] = 1
     model.actuator_ctrlrange[:] = np.stack([-limits, limits], axis=1)
     model.actuator_forcelimited[:] = 0
-    _feet_and_trunk_collide_with_world_only(model, robot)
+    _feet_and_trunk_collide_with_world_only(model, robot, trunk=options.get("contacts") != "feet")
     return model
 
 
-def _feet_and_trunk_collide_with_world_only(model: mujoco.MjModel, robot: Robot) -> None:
+def _feet_and_trunk_collide_with_world_only(model: mujoco.MjModel, robot: Robot, trunk: bool = True) -> None:
+    """Each foot's collision geom and (with ``trunk``) the trunk's collide with the world, nothing else."""
     data = mujoco.MjData(model)
     data.qpos[:] = robot.qpos_default
     mujoco.mj_kinematics(model, data)
     colliding = np.flatnonzero((model.geom_contype != 0) | (model.geom_conaffinity != 0))
     robot_geoms = [g for g in colliding if model.geom_bodyid[g] != 0]
-    keep = {g for g in robot_geoms if model.geom_bodyid[g] == robot.trunk.id}
+    keep = {g for g in robot_geoms if trunk and model.geom_bodyid[g] == robot.trunk.id}
     for foot in robot.feet:  # each foot's collision geom is the one nearest its frame
         position = foot.position(data)
         keep.add(min(robot_geoms, key=lambda g: np.linalg.norm(data.geom_xpos[g] - position)))

@@ -7,10 +7,12 @@ end effectors, root pose, root velocity), each ``exp(-w * error)`` as in Peng et
 Episodes start from a random clip at a random phase (reference-state initialisation) and end early
 on a fall or when the root strays more than ``max_root_error`` from the reference.
 
-Every ``sync_interval`` seconds the reference's horizontal origin moves to the robot's root
-(``info["origin"]``), as motion_imitation's cycle sync does (Peng et al. 2020): a robot that lags the
-reference by a few percent is then judged on how it walks, not on the distance it lost seconds ago,
-and the root-position reward keeps a gradient instead of vanishing once the gap has grown.
+Every ``sync_interval`` seconds the reference is moved onto the robot: its horizontal origin onto the
+robot's root and its heading onto the robot's heading (``info["origin"]``, ``info["heading"]``), as
+motion_imitation's cycle sync does (Peng et al. 2020). A robot that lags the reference by a few
+percent, or turns a few degrees less than a real clip does, is then judged on how it moves, not on
+the distance or the angle it lost seconds ago; without the heading, a robot a little off a clip's
+heading walks away from the reference sideways and fails on distance although it walks well.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from mujoco_playground._src import mjx_env
 
 from locomimic.envs import reference as reference_lib
 from locomimic.envs.base import QuadrupedEnv, base_config
-from locomimic.envs.rotations import quat_to_mat, rotation_angle
+from locomimic.envs.rotations import (quat_multiply, quat_to_mat, rotation_angle, wrap_angle, yaw, yaw_quaternion,
+                                     yaw_rotation)
 from locomimic.robots import Robot
 
 
@@ -44,10 +47,15 @@ class ImitationEnv(QuadrupedEnv):
         self._clip_logits = jp.log(jp.asarray(reference.lengths, dtype=jp.float32))
 
     def reference_frame(self, info, ahead: int = 0) -> dict[str, jax.Array]:
-        """The reference ``ahead`` steps from the current frame, moved to the episode's origin."""
+        """The reference ``ahead`` steps from the current frame, turned by the episode's heading about the
+        vertical axis and moved to its origin (both zero until the first sync)."""
         ref = reference_lib.frame(self._ref, info["clip"], info["frame"] + ahead)
-        origin = info.get("origin", jp.zeros(3))
-        return {**ref, "qpos": ref["qpos"].at[:3].add(origin), "feet": ref["feet"] + origin}
+        heading, origin = info.get("heading", jp.zeros(())), info.get("origin", jp.zeros(3))
+        turn = yaw_rotation(heading)
+        qpos = ref["qpos"].at[:3].set(turn @ ref["qpos"][:3] + origin)
+        qpos = qpos.at[3:7].set(quat_multiply(yaw_quaternion(heading), ref["qpos"][3:7]))
+        qvel = ref["qvel"].at[:3].set(turn @ ref["qvel"][:3])  # free-joint angular velocity is in the body frame
+        return {**ref, "qpos": qpos, "qvel": qvel, "feet": ref["feet"] @ turn.T + origin}
 
     def clip_command(self, info) -> jax.Array:
         """The locomotion command the current clip answers (``ReferenceMotion.commands``); batches too."""
@@ -58,13 +66,18 @@ class ImitationEnv(QuadrupedEnv):
         target = self.reference_frame(info, ahead=1)["qpos"][self._joint_qpos]
         return jp.clip(self.action_for_targets(target), -1.0, 1.0)
 
-    def _synced_origin(self, data, info) -> jax.Array:
-        """Move the reference's horizontal origin onto the robot's root every ``sync_interval`` seconds."""
+    def _synced_anchor(self, data, info) -> tuple[jax.Array, jax.Array]:
+        """Every ``sync_interval`` seconds, (origin, heading) that put the reference's root under the
+        robot's, horizontally, facing the robot's heading; otherwise the current ones."""
         interval = int(round(self._config.sync_interval / self.dt))
         if interval <= 0:
-            return info["origin"]
-        gap = (data.qpos[:3] - self.reference_frame(info)["qpos"][:3]).at[2].set(0.0)
-        return jp.where(info["frame"] % interval == 0, info["origin"] + gap, info["origin"])
+            return info["origin"], info["heading"]
+        ref = self.reference_frame(info)
+        heading = info["heading"] + wrap_angle(yaw(quat_to_mat(data.qpos[3:7])) - yaw(quat_to_mat(ref["qpos"][3:7])))
+        raw = reference_lib.frame(self._ref, info["clip"], info["frame"])["qpos"][:3]
+        origin = (data.qpos[:3] - yaw_rotation(heading) @ raw).at[2].set(0.0)
+        sync = info["frame"] % interval == 0
+        return jp.where(sync, origin, info["origin"]), jp.where(sync, heading, info["heading"])
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
         rng, clip_key, frame_key, gain_key = jax.random.split(rng, 4)
@@ -72,8 +85,9 @@ class ImitationEnv(QuadrupedEnv):
         length = self._ref["lengths"][clip]
         last_start = jp.where(self._ref["cyclic"][clip], length, jp.maximum(length - 1 - max(self._config.reference_horizon), 1))
         start = jax.random.randint(frame_key, (), 0, last_start)
-        info = {"rng": rng, "clip": clip, "frame": start, "origin": jp.zeros(3), "last_action": jp.zeros(self.action_size),
-                "start_clip": clip, "start_frame": start, **self.sample_gain_scales(gain_key)}
+        info = {"rng": rng, "clip": clip, "frame": start, "origin": jp.zeros(3), "heading": jp.zeros(()),
+                "last_action": jp.zeros(self.action_size), "start_clip": clip, "start_frame": start,
+                **self.sample_gain_scales(gain_key)}
         ref = self.reference_frame(info)
         data = self.make_data(ref["qpos"], ref["qvel"])
         metrics = {f"reward/{name}": jp.zeros(()) for name in self._config.reward_weights}
@@ -86,11 +100,12 @@ class ImitationEnv(QuadrupedEnv):
         info["clip"] = jp.where(restarted, info["start_clip"], info["clip"])
         info["frame"] = jp.where(restarted, info["start_frame"], info["frame"])
         info["origin"] = jp.where(restarted, 0.0, info["origin"])
+        info["heading"] = jp.where(restarted, 0.0, info["heading"])
         info["last_action"] = jp.where(restarted, 0.0, info["last_action"])
         data = self.physics_step(state.data, self.joint_targets(action), info)
         info["frame"] = info["frame"] + 1
         info["last_action"] = action
-        info["origin"] = self._synced_origin(data, info)
+        info["origin"], info["heading"] = self._synced_anchor(data, info)
         ref = self.reference_frame(info)
         terms = self._reward_terms(data, ref)
         reward = sum(self._config.reward_weights[name] * value for name, value in terms.items())

@@ -89,10 +89,10 @@ def evaluation_record(env, task: str):
             "power": jp.abs(data.actuator_force * data.qvel[:, actuator_dof]).sum(axis=-1),
         }
         if task == "imitation":
-            ref = jax.vmap(lambda clip, frame: env.reference_frame({"clip": clip, "frame": frame}))(
-                state.info["clip"], state.info["frame"])
+            anchor = {k: state.info[k] for k in ("clip", "frame", "origin", "heading")}
+            ref = jax.vmap(env.reference_frame)(anchor)  # the reference the task judges the robot against
             out.update(ref_qpos=ref["qpos"], ref_joint_qpos=ref["qpos"][:, joint_qpos], ref_feet=ref["feet"],
-                       velocity=data.qvel[:, :2], target_velocity=ref["qvel"][:, :2])
+                       velocity=data.qvel[:, :2], target_velocity=ref["qvel"][:, :2], clip=state.info["clip"])
         else:
             out.update(velocity=jax.vmap(env.linear_velocity_in_body)(data)[:, :2],
                        target_velocity=state.info["command"][:, :2])
@@ -103,15 +103,30 @@ def evaluation_record(env, task: str):
 
 def evaluate_policy(setup: PolicySetup, episodes: int, seed: int,
                     label: str = "evaluate") -> tuple[dict[str, np.ndarray], dict, dict[str, np.ndarray]]:
-    """Per-episode metrics, their mean with a 95% confidence interval over the episodes, and the
-    rollout record (arrays ``[env, step, ...]``, see :func:`evaluation_record`)."""
+    """Per-episode metrics (with the ``clip`` each imitation episode started on), their mean with a 95%
+    confidence interval over the episodes, and the rollout record (arrays ``[env, step, ...]``, see
+    :func:`evaluation_record`)."""
     env = setup.env
     record = rollout(env, setup.act, setup.env_settings, episodes, setup.env_settings["episode_length"], seed,
                      label=label, record_fn=evaluation_record(env, setup.task), act_params=setup.params)
     mass = float(np.sum(env.mj_model.body_mass))
     per_episode = episode_metrics(record, setup.task, env.dt, mass, env.robot.foot_radius)
     summary = {name: mean_ci(values) for name, values in per_episode.items()}
+    if "clip" in record:  # a motion library: which clip each episode imitated (it starts on it)
+        per_episode["clip"] = np.asarray(env.reference.names)[record["clip"][:, 0]]
     for name, value in summary.items():
         if value["mean"] is None:
             log.warning("%s is undefined in every episode (see the metric's definition)", name)
     return per_episode, summary, record
+
+
+def per_clip_summary(per_episode: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Mean and 95% CI of every metric over the episodes of each clip (imitation of a motion library).
+
+    Why: a motion's mean hides the clip a policy cannot follow (a turn among straight walks).
+    """
+    if "clip" not in per_episode:
+        return {}
+    clips = per_episode["clip"]
+    return {str(clip): {name: mean_ci(values[clips == clip]) for name, values in per_episode.items() if name != "clip"}
+            for clip in dict.fromkeys(clips.tolist())}

@@ -1,0 +1,128 @@
+"""Which config a run uses: a user's --configfile stands alone (config/config.yaml is the default run only,
+never merged under it), every other setting comes from the schema's defaults, several files merge in
+order, and a bad value is reported with the file it came from. Real Snakemake dry runs (seconds each)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from conftest import REPO, planned_jobs, run_snakemake
+from locomimic.config import field_source, load_config, load_yaml
+
+DEFAULT = REPO / "config" / "config.yaml"
+GPU = REPO / "config" / "gpu.yaml"
+
+MY_CONFIG = {
+    "robots": ["default"],
+    "clips": {"my_walk": {"source": "gait", "gait": {"pattern": "trot", "speed": 0.4, "cycles": 1}}},
+    "motions": {"my_walk": {"clips": ["my_walk"]}},
+}
+
+
+def write(path, config) -> str:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def errors(done) -> str:
+    """The one line a config problem is reported with (a dry run logs it to stdout)."""
+    return next(line for line in (done.stdout + done.stderr).splitlines() if "invalid configuration" in line)
+
+
+def retargeted_clips(dry_run_stdout: str) -> set[str]:
+    return set(re.findall(r"results/retarget/default/(\w+)\.npz", dry_run_stdout))
+
+
+def test_a_users_config_plans_only_its_own_clips_and_motions(tmp_path):
+    configfile = write(tmp_path / "my.yaml", MY_CONFIG)
+    done = run_snakemake(tmp_path, "-n", configfile=configfile)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert retargeted_clips(done.stdout) == {"my_walk"}  # no trot, pace or bound from config/config.yaml
+    assert set(re.findall(r"motion=(\w+)", done.stdout)) == {"my_walk"}
+    jobs = planned_jobs(tmp_path, configfile)
+    assert jobs["gait_clip"] == jobs["retarget"] == jobs["demos"] == 1
+    assert jobs["train"] == 3  # train.algos from the schema's defaults
+
+
+def test_without_configfile_the_default_run_is_planned(tmp_path):
+    done = run_snakemake(tmp_path, "-n")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert retargeted_clips(done.stdout) == {"trot", "pace", "bound"}
+    # --config alone still applies on top of the default config.
+    jobs = planned_jobs(tmp_path, None, "--config", "evaluate={'baselines': ['bc']}")
+    assert jobs["gait_clip"] == 3 and jobs["evaluate"] == 1 + 3  # bc and the three algos
+
+
+def test_configfiles_merge_in_order(tmp_path):
+    done = run_snakemake(tmp_path, "-n", "-p", configfile=[DEFAULT, GPU])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert retargeted_clips(done.stdout) == {"trot", "pace", "bound"}  # config/config.yaml's clips ...
+    assert '"num_envs": 8192' in done.stdout and '"num_envs": 256' not in done.stdout  # ... at gpu.yaml's sizes
+
+
+def test_schema_defaults_are_the_default_runs_settings():
+    """config/config.yaml only names the run: everything else it used to set is now the schema's default."""
+    config = load_config(DEFAULT)
+    assert config["train"]["num_timesteps"] == 1_500_000 and config["train"]["ppo"]["num_updates_per_batch"] == 2
+    assert config["env"]["locomotion"]["command_low"] == [0.4, 0.0, 0.0]
+    assert config["retarget"]["ik"]["solver"] == "daqp"
+
+
+@pytest.mark.parametrize("bad_in", ["first", "second"])
+def test_a_bad_value_names_the_file_it_came_from(tmp_path, bad_in):
+    sizes = {"train": {"ppo": {"num_envs": 64}}}
+    if bad_in == "first":
+        first = write(tmp_path / "my.yaml", {**MY_CONFIG, "clips": {"my_walk": {"source": "gait",
+                                                                               "gait": {"pattern": "walk"}}}})
+        second = write(tmp_path / "sizes.yaml", sizes)
+    else:
+        first = write(tmp_path / "my.yaml", MY_CONFIG)
+        second = write(tmp_path / "sizes.yaml", {"train": {"ppo": {"num_envs": 0}}})
+    done = run_snakemake(tmp_path, "-n", configfile=[first, second])
+    assert done.returncode != 0
+    bad, good = (first, second) if bad_in == "first" else (second, first)
+    message = errors(done)
+    assert message.startswith(f"invalid configuration: {bad}: "), message
+    assert str(good) not in message
+
+
+def test_a_typo_or_a_bad_config_value_names_its_source(tmp_path):
+    first = write(tmp_path / "my.yaml", MY_CONFIG)
+    second = write(tmp_path / "sizes.yaml", {"trian": {}})
+    done = run_snakemake(tmp_path, "-n", configfile=[first, second])
+    assert errors(done).startswith(f"invalid configuration: {second}: (top level): "), errors(done)
+    assert "'trian' was unexpected" in errors(done)
+    done = run_snakemake(tmp_path, "-n", "--config", "seed=-1", configfile=first)
+    assert errors(done) == "invalid configuration: --config: seed: -1 is less than the minimum of 0"
+
+
+def test_field_source_names_the_layer_that_set_a_value():
+    layers = [("a.yaml", load_yaml(DEFAULT)), ("b.yaml", load_yaml(GPU)), ("--config", {"seed": 3})]
+    assert field_source(layers, ["clips", "trot", "gait", "speed"]) == "a.yaml"
+    assert field_source(layers, ["train", "ppo", "num_envs"]) == "b.yaml"
+    assert field_source(layers, ["seed"]) == "--config"
+    assert field_source(layers, ["robots", 0]) == "a.yaml"  # lists are set whole
+    assert field_source(layers, ["train"]) == "a.yaml, b.yaml"  # a mapping both files add to
+    assert field_source(layers, ["nosuch"]) == "a.yaml, b.yaml, --config"  # cannot tell
+
+
+def test_the_dog_mocap_example_plans_its_motions_on_three_quadrupeds(tmp_path, menagerie):
+    """config/examples/dog_mocap.yaml, with its clips read from ../shared instead of data/mocap: every
+    motion on every robot, bootstrapped (PPO from scratch is the demonstrations' expert)."""
+    from conftest import DOG_MOCAP
+
+    if not DOG_MOCAP.is_dir():
+        pytest.skip(f"real dog mocap not found under {DOG_MOCAP}")
+    config = load_yaml(REPO / "config" / "examples" / "dog_mocap.yaml")
+    for clip in config["clips"].values():
+        clip["path"] = str(DOG_MOCAP / clip["path"].rsplit("/", 1)[1])
+    done = run_snakemake(tmp_path, "-n", configfile=write(tmp_path / "dog.yaml", config))
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = planned_jobs(tmp_path, tmp_path / "dog.yaml")
+    robots, motions = len(config["robots"]), len(config["motions"])
+    assert jobs["retarget"] == robots * len(config["clips"]) and jobs["demos"] == robots * motions
+    assert jobs["train"] == robots * motions * len(config["train"]["algos"])
+    assert "ppo_scratch/seed0/policy.params" in re.search(r"rule demos:\n(.*\n){1,3}", done.stdout).group(0)
