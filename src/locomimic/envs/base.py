@@ -69,11 +69,11 @@ def to_motor_model(robot: Robot) -> mujoco.MjModel:
     model.actuator_ctrllimited[:] = 1
     model.actuator_ctrlrange[:] = np.stack([-limits, limits], axis=1)
     model.actuator_forcelimited[:] = 0
-    _feet_and_trunk_collide_with_world_only(model, robot, trunk=options.get("contacts") != "feet")
+    _collide_with_world_only(model, robot, trunk=options.get("contacts") != "feet")
     return model
 
 
-def _feet_and_trunk_collide_with_world_only(model: mujoco.MjModel, robot: Robot, trunk: bool = True) -> None:
+def _collide_with_world_only(model: mujoco.MjModel, robot: Robot, trunk: bool = True) -> None:
     """Each foot's collision geom and (with ``trunk``) the trunk's collide with the world, nothing else."""
     data = mujoco.MjData(model)
     data.qpos[:] = robot.qpos_default
