@@ -75,7 +75,7 @@ bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # DVC (dvc.yaml). The default remote is a local folder, written to .dvc/config.local (not committed);
-# the README shows S3 and SSH remotes.
+# docs/dvc.md shows S3 and SSH remotes.
 DVC_REMOTE ?= $(HOME)/locomimic-dvc-remote
 
 dvc-remote: install

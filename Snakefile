@@ -1,4 +1,4 @@
-# locomimic: motion capture -> retargeted robot motions -> demonstrations -> BC -> (later) RL, evaluation.
+# locomimic: motion capture -> retargeted robot motions -> demonstrations -> BC -> RL (PPO, AMP) -> evaluation.
 #
 #   snakemake --cores all                      run the default run, config/config.yaml
 #   snakemake --cores all --configfile my.yaml run exactly my.yaml's robots, clips and motions

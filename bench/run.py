@@ -9,7 +9,7 @@ all under ``results/bench/`` (``--out``):
 * ``<name>.log``: its stderr (JAX and XLA warnings, progress lines), kept out of the console;
 * ``summary.csv`` and ``summary.md``: the headline rows of every bench together, with ratios
   resolved across benches, plus each bench's own wall time; ``summary.md`` also names the machine
-  and the commit (for the README's Performance section).
+  and the commit (for docs/results.md, Performance).
 
 Columns of the summary: ``bench``; ``key`` (``<bench>.<name>``, unique, stable: how rows refer to each
 other); ``measurement``; ``value`` and ``unit``; ``reference`` (the key of the row this one is divided
@@ -123,7 +123,7 @@ def commit() -> str:
 
 
 def write_markdown(path: Path, header: str, rows: list[dict]) -> None:
-    """The combined table as Markdown, ready to paste into the README."""
+    """The combined table as Markdown, ready to paste into docs/results.md."""
     lines = [f"Machine: {header}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
         lines.append("| " + " | ".join(fmt(row.get(c)).replace("|", "\\|") for c in COLUMNS) + " |")

@@ -82,3 +82,17 @@ def planned_jobs(workdir, configfile, *args: str) -> dict[str, int]:
                 break
             counts[name] = int(count)
     return counts
+
+
+def keypoint_text(frames: int = 6) -> list[str]:
+    """Rows in the AI4Animation layout (81 numbers, y up, comma and tab) made from a generated trot."""
+    import numpy as np
+
+    from locomimic.motion import gait
+    from locomimic.motion.ai4animation import KEYPOINT_INDEX, Y_UP_TO_Z_UP
+
+    clip = gait.generate("trot", cycles=1)
+    points = np.zeros((frames, 27, 3))
+    for name, index in KEYPOINT_INDEX.items():
+        points[:, index] = clip.keypoint(name)[:frames] @ Y_UP_TO_Z_UP  # z up -> y up
+    return [",\t".join(f"{v:.5f}" for v in row.reshape(-1)) for row in points]

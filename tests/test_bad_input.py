@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO, run_locomimic, run_snakemake
-from locomimic.motion import gait
+from conftest import REPO, keypoint_text, run_locomimic, run_snakemake
+from locomimic.errors import LocomimicError
 
 ROBOT = REPO / "config" / "robots" / "default.yaml"
-
-
-def keypoint_text(frames: int = 6) -> list[str]:
-    """Rows in the AI4Animation layout (81 numbers, y up) made from a generated trot."""
-    clip = gait.generate("trot", cycles=1)
-    from locomimic.motion.ai4animation import KEYPOINT_INDEX, Y_UP_TO_Z_UP
-
-    points = np.zeros((frames, 27, 3))
-    for name, index in KEYPOINT_INDEX.items():
-        points[:, index] = clip.keypoint(name)[:frames] @ Y_UP_TO_Z_UP  # z up -> y up
-    return [",\t".join(f"{v:.5f}" for v in row.reshape(-1)) for row in points]
 
 
 def set_field(rows: list[str], row: int, column: int, value: str) -> list[str]:
@@ -102,13 +97,166 @@ def write_config(tmp_path, text: str):
         ("robots: [default]\nclipz: {}\n", "Additional properties are not allowed ('clipz' was unexpected)"),
         ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\nmotions:\n  walk: {clips: [trot, walk]}\n",
          "motions.walk.clips[1]: unknown clip 'walk'; clips: trot"),
+        ("robots: [default]\nclips: {}\n", "clips: {} should be non-empty"),
+        ("robots: [default]\nclips:\n  dog: {source: ai4animation, path: nosuch.txt}\n",
+         "clips.dog.path: clip 'dog': no such file nosuch.txt"),
+        ("robots: [default]\nclips:\n  dog: {source: ai4animation, path: .}\n",
+         "clips.dog.path: clip 'dog': . is a directory; expected a file"),
+        ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\ntrain: {ppo: {num_envs: 100}}\n",
+         "train.ppo.batch_size: batch_size * num_minibatches (256 * 8 = 2048) must be a multiple of num_envs (100)"),
+        ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\n"
+         "env: {locomotion: {command_low: [0.9, 0, 0]}}\n",
+         "env.locomotion.command_low[0]: 0.9 is above command_high[0] = 0.8"),
+        ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\n"
+         "demos: {expert: policy, policy_path: nosuch.params}\n",
+         "demos.policy_path: the demonstrations' expert policy: no such file nosuch.params"),
     ],
     ids=["unknown-robot", "negative-speed", "wrong-type", "bad-enum", "missing-path", "out-of-range", "typo",
-         "motion-unknown-clip"],
+         "motion-unknown-clip", "no-clips", "clip-file-missing", "clip-path-directory", "ppo-batch",
+         "command-range", "expert-file-missing"],
 )
 def test_bad_config_stops_the_workflow_before_any_job(tmp_path, config, message):
+    """The workflow and ``check-config`` reject the same configs with the same line (locomimic.preflight)."""
     path = write_config(tmp_path, config)
     done = run_snakemake(tmp_path, configfile=path)
     assert done.returncode != 0
     assert f"invalid configuration: {path}: " in done.stderr and message in done.stderr, done.stderr[-2000:]
     assert not (tmp_path / "results").exists()
+    checked = run_locomimic("check-config", str(path), cwd=tmp_path)
+    assert checked.returncode == 2 and message in checked.stderr, checked.stderr
+
+
+def test_a_robot_file_naming_a_missing_body_stops_the_workflow_before_any_job(tmp_path):
+    robots = tmp_path / "robots"
+    robots.mkdir()
+    robot = robots / "mine.yaml"
+    robot.write_text(ROBOT.read_text().replace("FL_hip: {body: FL_hip}", "FL_hip: {body: FL_shoulder}")
+                     .replace("package:default", f"{REPO}/src/locomimic/robots/models/default/scene.xml"))
+    path = write_config(tmp_path, f"robots: [mine]\nrobots_dir: {robots}\n"
+                                  "clips:\n  trot: {source: gait, gait: {pattern: trot}}\n")
+    done = run_snakemake(tmp_path, "-n", configfile=path)
+    message = f"{robot}: keypoints.FL_hip.body: the model has no body 'FL_shoulder'; its bodies are: world, trunk"
+    assert done.returncode != 0 and message in done.stdout + done.stderr, (done.stdout + done.stderr)[-2000:]
+    checked = run_locomimic("check-config", str(path))
+    assert checked.returncode == 2 and message in checked.stderr
+
+
+def shifted(rows: list[str], axis: int, offset: float = 0.0, sign: float = 1.0, first: int = 0) -> list[str]:
+    """Keypoint text rows with coordinate ``axis`` (0 x, 1 y up, 2 z) of every keypoint from row ``first``
+    on multiplied by ``sign`` and moved by ``offset``."""
+    out = []
+    for index, row in enumerate(rows):
+        values = np.array([float(v) for v in row.split(",\t")]).reshape(27, 3)
+        if index >= first:
+            values[:, axis] = sign * values[:, axis] + offset
+        out.append(",\t".join(f"{v:.5f}" for v in values.reshape(-1)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lambda: bytes(range(256)) * 8, "line 1, column 1: not a text file"),
+        (lambda: "\n".join(shifted(keypoint_text(), 0, offset=10.0, first=3)).encode(),
+         "frames 2-3 (t = 0.033-0.050 s): the source's trunk (scaled to the robot) moves at"),
+        (lambda: "\n".join(shifted(keypoint_text(), 1, sign=-1.0)).encode(), "is at height"),
+        (lambda: "\n".join(keypoint_text()[:2] + [",\t".join(["1e9"] * 81)] + keypoint_text()[3:]).encode(),
+         "frame 2 (t = 0.033 s): the trunk keypoints"),
+    ],
+    ids=["binary", "teleport", "mirrored", "row-of-1e9"],
+)
+def test_a_failed_job_shows_its_one_line_error_in_the_terminal(tmp_path, content, message):
+    """The workflow profile (profiles/default) shows a failed job's log where snakemake runs, so the
+    package's one-line error is on the terminal, not only in results/logs/; the quality gate stops a
+    clip that would retarget into nonsense, and nothing is written."""
+    clip = tmp_path / "clip.txt"
+    clip.write_bytes(content())
+    path = write_config(tmp_path, f"robots: [default]\nclips:\n  dog: {{source: ai4animation, path: {clip}}}\n"
+                                  "motions:\n  dog: {clips: [dog]}\n")
+    done = run_snakemake(tmp_path, "results/retarget/default/dog.npz", configfile=path)
+    terminal = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "Using workflow specific profile" in terminal
+    assert f"error: {clip}: " in terminal and message in terminal, terminal[-3000:]
+    assert "Traceback" not in terminal
+    assert not list((tmp_path / "results" / "retarget").glob("**/*.*"))
+
+
+def test_outputs_follow_the_umask(tmp_path):
+    from locomimic.io import save_csv, save_json, save_npz
+
+    for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        previous = os.umask(umask)
+        try:
+            save_json(tmp_path / f"{umask:o}.json", {"a": 1})
+            save_npz(tmp_path / f"{umask:o}.npz", {"a": np.zeros(2)})
+            save_csv(tmp_path / f"{umask:o}.csv", [{"a": 1}])
+        finally:
+            os.umask(previous)
+        for suffix in ("json", "npz", "csv"):
+            assert stat.S_IMODE((tmp_path / f"{umask:o}.{suffix}").stat().st_mode) == mode
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
+    """A file-size limit makes the write fail as a full disk would (EFBIG instead of ENOSPC)."""
+    out = tmp_path / "out" / "trot.npz"
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    done = subprocess.run([sys.executable, "-m", "locomimic", "gait", "--name", "trot", "--params",
+                           json.dumps({"pattern": "trot"}), "--out", str(out)],
+                          capture_output=True, text=True, preexec_fn=small_files)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"error: {out}: cannot write the file: File too large"
+    assert list(out.parent.iterdir()) == []
+
+
+def brax_params(diverged: bool = False):
+    """Freshly initialised brax PPO parameters for 8 observations and 4 actions; ``diverged`` puts one
+    NaN weight in, as a diverged run would leave them."""
+    import jax
+    from brax.training.acme import running_statistics, specs
+
+    from locomimic.policy import make_networks
+
+    networks = make_networks(8, 4, {"policy_hidden_layers": [16], "value_hidden_layers": [16]})
+    key = jax.random.PRNGKey(0)
+    normalizer = running_statistics.init_state(specs.Array((8,), np.dtype("float32")))
+    policy = networks.policy_network.init(key)
+    value = networks.value_network.init(key)
+    if diverged:
+        policy["params"]["hidden_0"]["kernel"] = policy["params"]["hidden_0"]["kernel"].at[0, 0].set(np.nan)
+    return normalizer, policy, value
+
+
+def test_evaluate_refuses_non_finite_parameters(tmp_path, trot_clip):
+    from locomimic.policy import load_policy_params, save_policy_params
+
+    params = tmp_path / "policy.params"
+    save_policy_params(params, brax_params(diverged=True))
+    with pytest.raises(LocomimicError, match="non-finite"):
+        load_policy_params(params)
+    out = tmp_path / "eval" / "metrics.json"
+    done = run_locomimic("evaluate", "--robot", str(ROBOT), "--clips", str(trot_clip), "--motion", "trot",
+                         "--policy", "ppo", "--seed", "0", "--params", str(params), "--settings", "{}",
+                         "--out", str(out), "--episodes", str(tmp_path / "eval" / "episodes.csv"),
+                         "--trajectory", str(tmp_path / "eval" / "trajectory.npz"))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {params}: holds non-finite (NaN or inf) parameters")
+    assert not (tmp_path / "eval").exists() or list((tmp_path / "eval").iterdir()) == []
+
+
+def test_an_expert_policy_made_for_another_env_is_refused(tmp_path, trot_clip):
+    from locomimic.policy import save_policy_params
+
+    expert = tmp_path / "expert.params"
+    save_policy_params(expert, brax_params())
+    out = tmp_path / "demos" / "demos.npz"
+    done = run_locomimic("demos", "--robot", str(ROBOT), "--clips", str(trot_clip), "--expert", str(expert),
+                         "--settings", json.dumps({"demos": {"expert": "policy", "policy_path": str(expert)}}),
+                         "--out", str(out), "--summary", str(tmp_path / "demos" / "summary.json"))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {expert}: made for observations of size 8 and 4 actions")
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []

@@ -177,3 +177,19 @@ def test_missing_or_corrupt_policy_file(tmp_path):
     (tmp_path / "bad.params").write_bytes(b"not a pickle")
     with pytest.raises(LocomimicError, match="bad.params: not a readable policy parameter file"):
         load_policy_params(tmp_path / "bad.params")
+
+
+def test_a_standing_motion_has_no_speed_ratio(env):
+    """A clip standing still asks for 0 m/s: the closed-loop check's speed ratio is undefined (null in
+    its JSON), not a NaN that fails the bc job when it saves its metrics."""
+    import json
+
+    from locomimic.bc.locomotion import locomotion_closed_loop
+    from locomimic.envs.locomotion import with_fixed_command
+
+    settings = {**with_fixed_command(CONFIG["env"], [0.0, 0.0, 0.0]), "episode_length": 10}
+    locomotion = make_env("locomotion", env.robot, settings)
+    stand = lambda state: jp.zeros((state.obs.shape[0], locomotion.action_size))  # noqa: E731
+    evaluation = locomotion_closed_loop(locomotion, stand, settings, num_envs=2, seed=0)
+    assert evaluation["command_forward_velocity_mean"] == 0.0 and evaluation["speed_ratio"] is None
+    json.dumps(evaluation, allow_nan=False)

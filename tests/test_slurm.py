@@ -1,5 +1,5 @@
 """The tiny workflow on a real SLURM: Debian's slurm-wlm (slurmctld, slurmd, slurmdbd on MariaDB) and munge,
-started on localhost by tests/slurm/cluster.sh, driven through workflow/profiles/slurm with
+started on localhost by tests/slurm/cluster.sh, driven through profiles/slurm with
 snakemake-executor-plugin-slurm. Needs root and apt-get (Debian/Ubuntu); skipped otherwise.
 
 The test node advertises what the profile asks of a cluster's GPU node (16 CPUs, 64 GB, one GPU GRES whose
@@ -79,7 +79,7 @@ def test_tiny_workflow_through_slurm_profile(slurm, tmp_path):
     env = {**slurm, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{slurm['PATH']}",
            "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--profile", str(REPO / "workflow" / "profiles" / "slurm"),
+               "--profile", str(REPO / "profiles" / "slurm"),
                "--configfile", str(configfile),
                "--jobs", "2",  # the machine behind the test node has few cores
                "--slurm-init-seconds-before-status-checks", "5", "--seconds-between-status-checks", "5",

@@ -17,7 +17,7 @@ from conftest import REPO
 from locomimic.config import load_config
 from locomimic.envs import make_env
 from locomimic.jaxcache import enable_compilation_cache
-from locomimic.policy import load_policy_params, make_inference_fn
+from locomimic.policy import all_finite, load_policy_params, make_inference_fn
 from locomimic.robots import load_robot
 from locomimic.train import checkpoints
 from locomimic.train.ppo import train_ppo
@@ -88,4 +88,4 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(clip, tmp_path):
     with pytest.raises(TrainingDiverged, match=r"NaN or inf in .* at step 640; stopped, the last good checkpoint is kept"):
         train_ppo(env, env_settings, SETTINGS["policy"], settings, tmp_path, seed=0)
     step, path = checkpoints.latest(tmp_path / "checkpoints")  # the newest checkpoint is a good one
-    assert step <= 640 and checkpoints.all_finite(checkpoints.load(path))
+    assert step <= 640 and all_finite(checkpoints.load(path))

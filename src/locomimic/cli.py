@@ -65,9 +65,9 @@ def cmd_retarget(args) -> None:
 
 def _stage_config(args, sections: tuple[str, ...]) -> dict:
     """Validate the config sections a stage was handed (as JSON) and fill in their defaults."""
-    from locomimic.config import validate
+    from locomimic.config import validate_config
 
-    return validate(dict(args.settings), "config.schema.yaml", "--settings", sections)
+    return validate_config(dict(args.settings), "--settings", sections)
 
 
 def _imitation_env(args, config):
@@ -158,9 +158,10 @@ def cmd_bc(args) -> None:
     episodes, seed = config["bc"]["eval_envs"], config["seed"] + 1
     if args.task == "locomotion":
         evaluation = locomotion_closed_loop(env, act, eval_settings, episodes, seed)
+        ratio = evaluation["speed_ratio"]
         log.info("BC closed loop (locomotion, from reference starts): survival %.2f, %.3f m/s for %.3f m/s "
-                 "(ratio %.2f)", evaluation["survival_rate"], evaluation["forward_velocity_mean"],
-                 evaluation["command_forward_velocity_mean"], evaluation["speed_ratio"])
+                 "(ratio %s)", evaluation["survival_rate"], evaluation["forward_velocity_mean"],
+                 evaluation["command_forward_velocity_mean"], "n/a" if ratio is None else f"{ratio:.2f}")
     else:
         expert = make_expert(env, args.expert, config["policy"])
         evaluation = compare_closed_loop(env, act, expert, eval_settings, episodes, seed)
@@ -338,14 +339,13 @@ def cmd_report_page(args) -> None:
 
 
 def cmd_check_config(args) -> None:
-    """Validate a workflow config and every robot file it names, without running anything."""
-    from locomimic.config import load_config, robot_config_path
-    from locomimic.robots import load_robot
+    """Check a workflow config as the workflow does before any job (locomimic.preflight), running nothing."""
+    from locomimic.config import load_yaml
+    from locomimic.preflight import check_run
 
-    config = load_config(args.config)
-    for name in config["robots"]:
-        load_robot(robot_config_path(config, name, args.config))
-    print(f"{args.config}: OK ({len(config['robots'])} robots, {len(config['clips'])} clips)")
+    config = check_run([(str(args.config), load_yaml(args.config) or {})])
+    print(f"{args.config}: OK ({len(config['robots'])} robots, {len(config['clips'])} clips, "
+          f"{len(config['motions'])} motions)")
 
 
 def _add_stage_inputs(p: argparse.ArgumentParser) -> None:
@@ -476,5 +476,9 @@ def main(argv: list[str] | None = None) -> int:
         args.run(args)
     except LocomimicError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system (a file vanished, no permission, a full disk): not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     return 0

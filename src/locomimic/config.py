@@ -122,9 +122,45 @@ def validate(data: Any, schema_name: str, source: str | Path, sections: tuple[st
     return data
 
 
+def _rule_error(source: str | Path, layers, field: list, message: str) -> LocomimicError:
+    """A broken rule, naming the config file that set ``field`` (as :func:`validate` does)."""
+    return LocomimicError(field_source(layers, field) if layers else source, message, location=field_path(field))
+
+
+def check_rules(config: dict, source: str | Path, layers: list[tuple[str, Any]] | None = None) -> None:
+    """Rules across fields that a JSON schema cannot express, checked for the sections ``config`` holds.
+
+    Why here: these mistakes would otherwise surface as an assert inside brax or a ValueError after the
+    environment is built, minutes into a job; the workflow checks them before any job starts.
+    """
+    ppo = config.get("train", {}).get("ppo")
+    if ppo and "batch_size" in ppo:
+        samples = ppo["batch_size"] * ppo["num_minibatches"]
+        if samples % ppo["num_envs"]:
+            raise _rule_error(source, layers, ["train", "ppo", "batch_size"],
+                              f"batch_size * num_minibatches ({ppo['batch_size']} * {ppo['num_minibatches']} = "
+                              f"{samples}) must be a multiple of num_envs ({ppo['num_envs']}): each training "
+                              "iteration collects whole rollouts of every environment")
+    locomotion = config.get("env", {}).get("locomotion")
+    if locomotion and "command_low" in locomotion:
+        for axis, (low, high) in enumerate(zip(locomotion["command_low"], locomotion["command_high"])):
+            if low > high:
+                name = ("forward", "lateral", "yaw")[axis]
+                raise _rule_error(source, layers, ["env", "locomotion", "command_low", axis],
+                                  f"{low} is above command_high[{axis}] = {high} ({name} command range)")
+
+
+def validate_config(data: Any, source: str | Path, sections: tuple[str, ...] | None = None,
+                    layers: list[tuple[str, Any]] | None = None) -> dict:
+    """Validate (sections of) a workflow config: its schema, then :func:`check_rules`; defaults filled."""
+    data = validate(data, "config.schema.yaml", source, sections, layers)
+    check_rules(data, source, layers)
+    return data
+
+
 def load_config(path: str | Path) -> dict:
     """Read and validate a workflow config file."""
-    return validate(load_yaml(path), "config.schema.yaml", path)
+    return validate_config(load_yaml(path), path)
 
 
 def robots_dir(config: dict, root: Path = REPO_ROOT) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -24,19 +25,42 @@ from locomimic.errors import LocomimicError
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+# Errors of the file system a user can fix (a full disk, a quota or file-size limit, no permission, a
+# read-only mount).
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO}
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    The file gets the mode any new file gets (0666 less the umask): ``mkstemp`` creates it 0600, which
+    would hide results from a group sharing a cluster folder or a DVC cache. A full disk or a missing
+    permission is one error naming ``path``, and nothing is left behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS:
+            raise
+        raise LocomimicError(path, f"cannot write the file: {exc.strerror}") from None
     finally:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
 
 
 def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
@@ -51,15 +75,27 @@ def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def load_npz(path: str | Path, what: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz file; a missing or unreadable file is one error naming it as ``what``."""
+    """Every array of an .npz file; a missing or unreadable file is one error naming it as ``what``.
+
+    The zip check comes first: ``np.load`` takes any other bytes for a pickle and, with pickles
+    refused, speaks of "pickled data", which says nothing useful about a corrupt file.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise LocomimicError(path, f"is a directory; expected a {what} (.npz)")
+    if not path.is_file():
+        raise LocomimicError(path, f"{what} not found")
+    if not zipfile.is_zipfile(path):
+        raise LocomimicError(path, f"not a readable {what}: not a zip archive (.npz)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise LocomimicError(path, f"{what} not found") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise LocomimicError(path, f"not a readable {what}: {exc}") from None
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # np.load hands back raw bytes for members that are not .npy
+            raise LocomimicError(path, f"not a readable {what}: member {name!r} is not a .npy array")
+    return arrays
 
 
 def save_json(path: str | Path, data: object) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jax
 import numpy as np
 from brax.io import model as brax_model
 from brax.training.acme import running_statistics
@@ -59,7 +60,15 @@ def load_policy_params(path: str | Path):
         raise LocomimicError(path, f"not a readable policy parameter file: {exc}") from None
     if not (isinstance(params, (tuple, list)) and len(params) == 3):
         raise LocomimicError(path, "expected (normalizer, policy, value) parameters")
+    if not all_finite(params):  # a diverged run's NaN policy would otherwise "survive" every episode
+        raise LocomimicError(path, "holds non-finite (NaN or inf) parameters: the run that wrote them diverged")
     return params
+
+
+def all_finite(params) -> bool:
+    """Whether every floating-point array of a parameter tree is finite."""
+    return all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree_util.tree_leaves(params)
+               if np.issubdtype(np.asarray(leaf).dtype, np.floating))
 
 
 def check_params(params, path: str | Path, observation_size: int, action_size: int, settings: dict) -> None:

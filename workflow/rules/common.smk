@@ -5,8 +5,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from locomimic.config import field_source, load_yaml, robot_config_path, validate
+from locomimic.config import load_yaml, robot_config_path
 from locomimic.errors import LocomimicError
+from locomimic.preflight import check_run
 from locomimic.robots.registry import PACKAGE_MODELS
 
 REPO = Path(workflow.basedir)
@@ -25,19 +26,10 @@ CONFIG_LAYERS = _config_layers()
 
 
 def _check_config():
-    """Validate the config, filling in the schema's defaults, and every robot file it names; a problem
-    stops the run with one line."""
+    """Check the config (filling in the schema's defaults), the robot files and the input files it
+    names before any job starts (locomimic.preflight); a problem stops the run with one line."""
     try:
-        validate(config, "config.schema.yaml", "config", layers=CONFIG_LAYERS)
-        for name in config["robots"]:
-            path = robot_config_path(config, name, field_source(CONFIG_LAYERS, ["robots"]), REPO)
-            validate(load_yaml(path), "robot.schema.yaml", path)
-        for motion, spec in config["motions"].items():
-            for index, clip in enumerate(spec["clips"]):
-                if clip not in config["clips"]:
-                    source = field_source(CONFIG_LAYERS, ["motions", motion, "clips"])
-                    raise LocomimicError(source, f"unknown clip {clip!r}; clips: {', '.join(config['clips'])}",
-                                         location=f"motions.{motion}.clips[{index}]")
+        check_run(CONFIG_LAYERS, config, REPO)
     except LocomimicError as error:
         raise WorkflowError(f"invalid configuration: {error}") from None
 

@@ -9,7 +9,7 @@ rules (upstream stages) are taken as they are and never rebuilt here, so one sta
 another stage's outputs behind DVC's back (after `dvc pull` or `dvc checkout` their file times are arbitrary,
 which would otherwise make Snakemake rebuild them). The configuration is config/config.yaml (the file dvc.yaml
 tracks as params). Options for the building call come from $LOCOMIMIC_SNAKEMAKE_ARGS and after `--`, for
-example `LOCOMIMIC_SNAKEMAKE_ARGS="--profile workflow/profiles/slurm" dvc repro` to run the jobs on SLURM.
+example `LOCOMIMIC_SNAKEMAKE_ARGS="--profile profiles/slurm" dvc repro` to run the jobs on SLURM.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def locomotion_closed_loop(env, policy_act, env_settings: dict, num_envs: int, s
         "survival_rate": stats["survival_rate"],
         "forward_velocity_mean": speed,
         "command_forward_velocity_mean": command,
-        "speed_ratio": speed / command if command else float("nan"),
+        "speed_ratio": speed / command if command else None,  # undefined for a clip standing still
         "episodes": num_envs,
         "episode_seconds": steps * env.dt,
     }

@@ -38,6 +38,7 @@ class PolicySetup:
     task: str
     env_settings: dict
     command: list[float] | None
+    source: str  # the parameter file, or the policy's name for the reference tracker (for errors)
 
 
 def setup_policy(policy: str, params_path: Path | None, summary: dict, robot, clip_paths: list[Path],
@@ -56,7 +57,7 @@ def setup_policy(policy: str, params_path: Path | None, summary: dict, robot, cl
     else:
         act = policy_act(params, params_path, env.observation_size, env.action_size, policy_settings,
                          settings["deterministic"])
-    return PolicySetup(env, act, params, task, env_settings, command)
+    return PolicySetup(env, act, params, task, env_settings, command, str(params_path or policy))
 
 
 def evaluation_env_settings(env_settings: dict, settings: dict, task: str, clip_paths: list[Path]) -> tuple[dict, list | None]:
@@ -109,6 +110,11 @@ def evaluate_policy(setup: PolicySetup, episodes: int, seed: int,
     env = setup.env
     record = rollout(env, setup.act, setup.env_settings, episodes, setup.env_settings["episode_length"], seed,
                      label=label, record_fn=evaluation_record(env, setup.task), act_params=setup.params)
+    broken = ~np.isfinite(record["qpos"]).all(axis=tuple(range(1, record["qpos"].ndim)))
+    if broken.any():  # metrics of a NaN state would read as a perfect survival
+        raise LocomimicError(setup.source, f"the simulation state became non-finite (NaN or inf) in "
+                             f"{int(broken.sum())} of {len(broken)} evaluation episodes: the policy's actions "
+                             "are not finite or drive the model unstable")
     mass = float(np.sum(env.mj_model.body_mass))
     per_episode = episode_metrics(record, setup.task, env.dt, mass, env.robot.foot_radius)
     summary = {name: mean_ci(values) for name, values in per_episode.items()}

@@ -15,6 +15,7 @@ import numpy as np
 
 from locomimic.envs.factory import algo_task
 from locomimic.errors import LocomimicError
+from locomimic.io import load_npz
 from locomimic.policy import check_params
 
 def task_for(policy: str, summary: dict | None = None) -> str:
@@ -67,11 +68,10 @@ def motion_speed(clip_paths: list[Path]) -> float:
     """Mean horizontal root speed (m/s) of a motion's retargeted clips, weighted by their duration."""
     distance = duration = 0.0
     for path in clip_paths:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                qpos, fps = data["qpos"], float(data["fps"])
-        except (OSError, KeyError, ValueError) as exc:
-            raise LocomimicError(path, f"not a readable retargeted clip: {exc}") from None
+        data = load_npz(path, "retargeted clip")
+        if "qpos" not in data or "fps" not in data:
+            raise LocomimicError(path, "not a retargeted clip: expected the arrays qpos and fps")
+        qpos, fps = data["qpos"], float(data["fps"])
         distance += float(np.linalg.norm(qpos[-1, :2] - qpos[0, :2]))
         duration += (len(qpos) - 1) / fps
     return distance / max(duration, 1e-9)

@@ -8,6 +8,7 @@ them. End Sites become keypoints named ``<parent joint>_end``; the clip config m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +16,15 @@ import numpy as np
 
 from locomimic.errors import LocomimicError
 from locomimic.motion.clip import KeypointClip
+from locomimic.motion.files import read_lines
 
 Z_UP_FROM = {
     "y": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
     "z": np.eye(3),
 }
+# The channels forward kinematics understands; anything else would be silently ignored, so it is refused.
+_CHANNEL = re.compile(r"[XYZ](position|rotation)", re.IGNORECASE)
+CHANNEL_NAMES = "Xposition, Yposition, Zposition, Xrotation, Yrotation or Zrotation"
 
 
 @dataclass
@@ -46,9 +51,9 @@ def _axis_rotation(axis: str, angle: np.ndarray) -> np.ndarray:
 class _Tokens:
     """Whitespace tokens with their line numbers, so parse errors can point at a line."""
 
-    def __init__(self, path: Path, lines: list[str]):
+    def __init__(self, path: Path, lines: list[str], first_line: int = 1):
         self.path = path
-        self.items = [(tok, n) for n, line in enumerate(lines, 1) for tok in line.split()]
+        self.items = [(tok, n) for n, line in enumerate(lines, first_line) for tok in line.split()]
         self.pos = 0
 
     def take(self, what: str) -> str:
@@ -75,6 +80,22 @@ class _Tokens:
             raise LocomimicError(self.path, f"{token!r} is not a number",
                                  location=f"line {self.items[self.pos - 1][1]}") from None
 
+    def count(self, what: str) -> int:
+        """The next token as a whole number >= 0 (``int(float(...))`` would silently truncate 3.5 to 3)."""
+        token = self.take(what)
+        if not (token.isascii() and token.isdigit()):
+            raise LocomimicError(self.path, f"expected {what} (a whole number), found {token!r}",
+                                 location=f"line {self.items[self.pos - 1][1]}")
+        return int(token)
+
+    def channel(self, joint: str, count: int) -> str:
+        """The next token as a channel name (``Xrotation``, ``Zposition`` ...)."""
+        token = self.take("a channel name")
+        if not _CHANNEL.fullmatch(token):
+            raise LocomimicError(self.path, f"{token!r} is not a channel of joint {joint!r} (CHANNELS {count}); "
+                                 f"expected {CHANNEL_NAMES}", location=f"line {self.items[self.pos - 1][1]}")
+        return token
+
     @property
     def line(self) -> int:
         return self.items[min(self.pos, len(self.items) - 1)][1]
@@ -85,16 +106,16 @@ def _parse_hierarchy(tokens: _Tokens) -> list[_Joint]:
     tokens.expect("HIERARCHY")
     tokens.expect("ROOT")
     stack: list[int] = []
-    name, parent = tokens.take("a joint name"), -1
+    name, parent, end_site = tokens.take("a joint name"), -1, False
     channel_count = 0
     while True:
         tokens.expect("{")
         tokens.expect("OFFSET")
         joint = _Joint(name, parent, np.array([tokens.number() for _ in range(3)]))
-        if not name.endswith("_end"):
+        if not end_site:
             tokens.expect("CHANNELS")
-            count = int(tokens.number())
-            joint.channels = [tokens.take("a channel name") for _ in range(count)]
+            count = tokens.count("the number of channels")
+            joint.channels = [tokens.channel(name, count) for _ in range(count)]
             joint.channel_start = channel_count
             channel_count += count
         joints.append(joint)
@@ -103,8 +124,8 @@ def _parse_hierarchy(tokens: _Tokens) -> list[_Joint]:
         while True:
             keyword = tokens.take("JOINT, End Site or }")
             if keyword in ("JOINT", "End"):
-                parent = stack[-1]
-                name = tokens.take("a joint name") if keyword == "JOINT" else f"{joints[parent].name}_end"
+                parent, end_site = stack[-1], keyword == "End"
+                name = f"{joints[parent].name}_end" if end_site else tokens.take("a joint name")
                 if keyword == "End":
                     tokens.expect("Site")
                 break
@@ -118,9 +139,7 @@ def _parse_hierarchy(tokens: _Tokens) -> list[_Joint]:
 def read(path: str | Path, keypoints: dict[str, str], units: float = 0.01, up_axis: str = "y") -> KeypointClip:
     """Read a BVH file and return the joints named in ``keypoints`` (canonical name -> BVH joint)."""
     path = Path(path)
-    if not path.is_file():
-        raise LocomimicError(path, "file not found")
-    lines = path.read_text().splitlines()
+    lines = read_lines(path, "a BVH motion capture file (HIERARCHY, then MOTION)")
     try:
         motion_line = next(i for i, line in enumerate(lines) if line.strip() == "MOTION")
     except StopIteration:
@@ -132,9 +151,9 @@ def read(path: str | Path, keypoints: dict[str, str], units: float = 0.01, up_ax
         raise LocomimicError(path, f"keypoint map names joints the file lacks: "
                              f"{', '.join(f'{k} -> {v}' for k, v in unknown.items())}; joints: {', '.join(names)}")
 
-    header = _Tokens(path, lines[motion_line + 1: motion_line + 3])
+    header = _Tokens(path, lines[motion_line + 1: motion_line + 3], first_line=motion_line + 2)
     header.expect("Frames:")
-    num_frames = int(header.number())
+    num_frames = header.count("the number of frames")
     header.expect("Frame")
     header.expect("Time:")
     frame_time = header.number()

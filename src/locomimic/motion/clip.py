@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,8 @@ class KeypointClip:
     fps: float
     source: str
     cyclic: bool = False
+    # Index in the source file of frame 0 (a window's start), so errors can name the file's own frames.
+    first_frame: int = 0
 
     def __post_init__(self):
         if self.positions.ndim != 3 or self.positions.shape[2] != 3 or self.positions.shape[1] != len(self.names):
@@ -61,4 +63,4 @@ class KeypointClip:
         if not 0 <= start < stop <= self.num_frames:
             raise LocomimicError(self.source, f"frame window [{start}, {stop}) is outside the clip's "
                                  f"{self.num_frames} frames or empty", location=location)
-        return KeypointClip(self.positions[start:stop], self.names, self.fps, self.source, self.cyclic)
+        return replace(self, positions=self.positions[start:stop], first_frame=self.first_frame + start)

@@ -8,42 +8,37 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from locomimic.errors import LocomimicError
-from locomimic.io import save_npz
+from locomimic.io import load_npz, save_npz
 from locomimic.motion.clip import KeypointClip
 
 REQUIRED_FIELDS = ("positions", "keypoints", "fps")
 
 
 def read(path: str | Path) -> KeypointClip:
-    path = Path(path)
-    if not path.is_file():
-        raise LocomimicError(path, "file not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            fields = {name: data[name] for name in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise LocomimicError(path, f"not a readable .npz file: {exc}") from None
+    fields = load_npz(path, ".npz clip")
     missing = [f for f in REQUIRED_FIELDS if f not in fields]
     if missing:
         raise LocomimicError(path, f"missing field(s) {', '.join(missing)}; a keypoint clip needs "
                              f"{', '.join(REQUIRED_FIELDS)}")
     positions = fields["positions"]
-    if not np.issubdtype(positions.dtype, np.number):
-        raise LocomimicError(path, f"dtype {positions.dtype} is not numeric", location="positions")
+    if positions.dtype.kind not in "biuf":
+        raise LocomimicError(path, f"dtype {positions.dtype} is not real numbers", location="positions")
     names = fields["keypoints"]
     if names.ndim != 1 or names.dtype.kind not in "US":
         raise LocomimicError(path, "expected a 1-D array of strings", location="keypoints")
     fps = fields["fps"]
-    if fps.size != 1 or not np.issubdtype(fps.dtype, np.number):
+    if fps.size != 1 or fps.dtype.kind not in "biuf":
         raise LocomimicError(path, "expected one number", location="fps")
-    cyclic = bool(fields["cyclic"]) if "cyclic" in fields else False
-    return KeypointClip(positions.astype(np.float64), tuple(str(n) for n in names), float(fps), str(path), cyclic)
+    cyclic = fields.get("cyclic", np.False_)
+    if cyclic.size != 1 or cyclic.dtype.kind not in "biu":
+        raise LocomimicError(path, "expected one boolean", location="cyclic")
+    return KeypointClip(positions.astype(np.float64), tuple(str(n) for n in names), float(fps.item()),
+                        str(path), bool(cyclic.item()))
 
 
 def write(path: str | Path, clip: KeypointClip) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from locomimic.motion import ai4animation, bvh, npz_clip
@@ -26,5 +27,5 @@ def load_clip(spec: dict, path: str | Path, clip_name: str = "clip") -> Keypoint
         start, stop = spec["frames"]
         clip = clip.window(start, stop, location=f"clips.{clip_name}.frames")
     if "cyclic" in spec:
-        clip = KeypointClip(clip.positions, clip.names, clip.fps, clip.source, bool(spec["cyclic"]))
+        clip = replace(clip, cyclic=bool(spec["cyclic"]))
     return clip

@@ -11,6 +11,10 @@ Steps (following motion_imitation's retargeting, with mink for the IK):
    reference the foot error is measured against), and a foot in contact is put exactly on the ground (held still
    while the source foot stays within ``pin_tolerance``);
 6. per-frame IK (:class:`~locomimic.retarget.ik.FootIK`), then velocities and quality metrics.
+
+The quality gate (:mod:`~locomimic.retarget.quality`, thresholds ``retarget.quality``) checks the clip's
+trunk path before the IK and the result after it, and raises instead of returning absurd motion, so
+the caller never writes it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ import logging
 import time
 from dataclasses import dataclass
 
+import mink
 import mujoco
 import numpy as np
 
+from locomimic.errors import LocomimicError
 from locomimic.motion.clip import QUADRUPED_KEYPOINTS, KeypointClip
 from locomimic.progress import Progress
 from locomimic.retarget import contacts as contact_lib
+from locomimic.retarget import quality as quality_lib
 from locomimic.retarget import root as root_lib
 from locomimic.retarget.ik import FootIK
 from locomimic.robots import FOOT_KEYPOINTS, HIP_KEYPOINTS, Robot
@@ -53,8 +60,13 @@ def robot_geometry(robot: Robot) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float | str = "auto") -> RetargetResult:
-    """Retarget ``clip`` onto ``robot`` with the ``retarget`` config section ``settings``."""
+    """Retarget ``clip`` onto ``robot`` with the ``retarget`` config section ``settings``.
+
+    Raises :class:`~locomimic.errors.LocomimicError` when the clip fails the quality gate.
+    """
     clip.require(QUADRUPED_KEYPOINTS)
+    quality_lib.check_trunk_keypoints(clip)
+    quality = settings["quality"]
     if settings["align_heading"]:
         clip = root_lib.align_heading(clip)
     hip_local, foot_local, robot_leg = robot_geometry(robot)
@@ -72,6 +84,8 @@ def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float
     root_pos, root_rot = root_lib.root_pose(source)
     hip_center = hip_local.mean(axis=0)
     trunk_pos = root_pos - np.einsum("tij,j->ti", root_rot, hip_center)
+    quality_lib.check_trunk(clip, quality_lib.trunk_signals(trunk_pos, root_rot, clip.fps), robot_leg, quality,
+                            "the source's trunk (scaled to the robot)", keypoints=source)
     source_targets = _foot_targets(src_feet, src_hips, root_rot, trunk_pos, hip_local, foot_local, robot.foot_radius)
     source_targets = _follow_planted_feet(source_targets, src_feet, contact)
     targets = _ground_contacts(source_targets, contact, robot.foot_radius, c["pin_tolerance"])
@@ -81,11 +95,16 @@ def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float
     progress = Progress(f"retarget {robot.name}", clip.num_frames, "frames")
     start = time.perf_counter()
     for t in range(clip.num_frames):
-        qpos[t] = solver.solve(trunk_pos[t], root_rot[t], targets[t])
+        qpos[t] = _solve(solver, clip, t, trunk_pos[t], root_rot[t], targets[t])
         progress.update()
     solve_seconds = time.perf_counter() - start
 
-    feet = _foot_positions(robot, qpos)
+    feet, trunk = _forward_kinematics(robot, qpos)
+    trunk_signals = quality_lib.trunk_signals(*trunk, clip.fps)
+    quality_lib.check_trunk(clip, trunk_signals, robot_leg, quality, "the retargeted trunk")
+    foot_error = np.linalg.norm(feet - source_targets, axis=-1)
+    quality_lib.check_result(clip, np.maximum(robot.foot_radius - feet[..., 2], 0.0).max(axis=1),
+                             foot_error.mean(axis=1), robot_leg, quality)
     arrays = {
         "fps": np.float64(clip.fps),
         "joint_names": np.array(robot.joint_names),
@@ -101,12 +120,24 @@ def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float
     }
     metrics = _metrics(robot, qpos, feet, source_targets, targets, src_feet, contact)
     metrics.update(
+        root_speed_max=_max(trunk_signals["speed"]), root_angular_speed_max=_max(trunk_signals["angular_speed"]),
+        trunk_uprightness_min=float(trunk_signals["uprightness"].min()),
+        trunk_height_min=float(trunk_signals["height"].min()),
         robot=robot.name, frames=clip.num_frames, fps=clip.fps, scale=float(scale), ground_height=ground,
         source_leg_length=source_leg, robot_leg_length=robot_leg,
         solver_frames_per_second=clip.num_frames / max(solve_seconds, 1e-9),
         ik_iterations_per_frame=solver.iterations / clip.num_frames,
     )
     return RetargetResult(arrays, metrics)
+
+
+def _solve(solver: FootIK, clip: KeypointClip, t: int, *targets: np.ndarray) -> np.ndarray:
+    """One frame's IK; a QP the solver cannot solve is an error naming the frame, not a mink traceback."""
+    try:
+        return solver.solve(*targets)
+    except mink.MinkError as exc:
+        raise LocomimicError(clip.source, f"inverse kinematics failed ({exc}); the frame's targets are out of "
+                             f"reach or degenerate", location=quality_lib.frames_text(clip, np.array([t]))) from None
 
 
 def _foot_targets(src_feet, src_hips, root_rot, trunk_pos, hip_local, foot_local, radius):
@@ -164,14 +195,22 @@ def _ground_contacts(source_targets, contact, radius, pin_tolerance):
     return targets
 
 
-def _foot_positions(robot: Robot, qpos: np.ndarray) -> np.ndarray:
+def _forward_kinematics(robot: Robot, qpos: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Foot positions ``[T, 4, 3]`` and the trunk's world position ``[T, 3]`` and rotation ``[T, 3, 3]``."""
     data = mujoco.MjData(robot.model)
     feet = np.empty((len(qpos), len(robot.feet), 3))
+    trunk_pos, trunk_rot = np.empty((len(qpos), 3)), np.empty((len(qpos), 3, 3))
     for t, q in enumerate(qpos):
         data.qpos[:] = q
         mujoco.mj_kinematics(robot.model, data)
         feet[t] = [f.position(data) for f in robot.feet]
-    return feet
+        trunk_pos[t], trunk_rot[t] = data.xpos[robot.trunk.id], data.xmat[robot.trunk.id].reshape(3, 3)
+    return feet, (trunk_pos, trunk_rot)
+
+
+def _max(values: np.ndarray) -> float:
+    """The largest value, 0 for none (a one-frame clip has no steps to take a speed from)."""
+    return float(values.max()) if values.size else 0.0
 
 
 def _velocities(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> np.ndarray:

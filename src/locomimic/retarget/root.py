@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from locomimic.motion.clip import KeypointClip
@@ -40,7 +42,7 @@ def align_heading(clip: KeypointClip) -> KeypointClip:
     rot_z = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     shift = np.array([position[0, 0], position[0, 1], 0.0])
     aligned = (clip.positions - shift) @ rot_z.T
-    return KeypointClip(aligned, clip.names, clip.fps, clip.source, clip.cyclic)
+    return replace(clip, positions=aligned)
 
 
 def ground_height(clip: KeypointClip, feet: tuple[str, ...]) -> float:
@@ -58,4 +60,4 @@ def leg_length(clip: KeypointClip, hips: tuple[str, ...], feet: tuple[str, ...])
 def scale_clip(clip: KeypointClip, scale: float, ground: float) -> KeypointClip:
     """Put the ground at z = 0 and scale the whole skeleton (positions and speeds) by ``scale``."""
     shifted = clip.positions - np.array([0.0, 0.0, ground])
-    return KeypointClip(shifted * scale, clip.names, clip.fps, clip.source, clip.cyclic)
+    return replace(clip, positions=shifted * scale)

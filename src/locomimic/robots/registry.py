@@ -116,7 +116,8 @@ def _frame(model: mujoco.MjModel, spec: dict, config_path: Path, location: str) 
         names = [mujoco.mj_id2name(model, _OBJ_TYPES[kind], i) for i in range(count)]
         raise LocomimicError(
             config_path,
-            f"the model has no {kind} {name!r}; its {kind}s are: {', '.join(n for n in names if n)}",
+            f"the model has no {kind} {name!r}; its {'bodies' if kind == 'body' else 'sites'} are: "
+            f"{', '.join(n for n in names if n)}",
             location=f"{location}.{kind}",
         )
     return Frame(kind, name, obj_id)

@@ -2,13 +2,17 @@
 
 - **Checkpoints and resume**: ``<run>/checkpoints/`` holds Orbax checkpoints named by the global
   environment step (:mod:`locomimic.train.checkpoints`). A run that stops part way resumes from its
-  newest checkpoint, continuing the step count. The folder is stamped with a fingerprint of the run's
-  settings: one written under other settings is discarded, so changing the config never resumes a
-  stale run (``num_timesteps`` and ``checkpoint_every`` are left out, so raising the length continues).
+  newest good checkpoint, continuing the step count. The folder is stamped with a fingerprint of the
+  run's settings: one written under other settings is discarded, so changing the config never resumes
+  a stale run (``num_timesteps`` and ``checkpoint_every`` are left out, so raising the length continues).
+- **Damaged checkpoints**: one that fails to load (or holds NaN or inf) is moved aside to ``<step>.corrupt`` with a warning and the next newest is tried, down to
+  a fresh start: a truncated or half-copied checkpoint costs some steps, never every rerun.
 - **Divergence guard**: NaN or inf in the metrics (losses) or the parameters stops the run with a
   clear message; only finite parameters are ever saved, so the last checkpoint stays good.
 - **Metrics**: a CSV row per evaluation (step, wall time, steps/s, then the algorithm's columns),
   kept beside the checkpoints so a resumed run continues it, and a progress line with rate and ETA.
+  A resumed run keeps the rows up to its checkpoint's step (later ones belong to training it redoes),
+  one row per step, and continues the wall time from the last kept row: wall time is cumulative.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from locomimic.errors import LocomimicError
 from locomimic.io import save_csv
+from locomimic.policy import all_finite
 from locomimic.progress import Progress
 from locomimic.train import checkpoints
 
@@ -61,7 +66,8 @@ class TrainingRun:
         self.total = int(total_steps)
         self.start_step, self.resumed = self._prepare(fingerprint(*settings_parts))
         self.csv_path = self.checkpoints / "metrics.csv"
-        self.rows = self._previous_rows() if self.resumed is not None else []
+        self.rows, self.wall_offset = self._previous_rows() if self.resumed is not None else ([], 0.0)
+        self._rewrite_rows()
         self.progress = Progress("train", self.total, "env steps", every_s=0.0)
         self.progress.done = self.start_step
         self.wall_start = time.perf_counter()
@@ -71,20 +77,23 @@ class TrainingRun:
     def remaining(self) -> int:
         return max(self.total - self.start_step, 0)
 
-    def _prepare(self, stamp_text: str) -> tuple[int, list | None]:
-        """Newest checkpoint of a run with the same settings, or a clean folder."""
+    def _prepare(self, stamp_text: str) -> tuple[int, tuple | None]:
+        """Newest good checkpoint of a run with the same settings, or a clean folder."""
         stamp = self.checkpoints / "settings.sha256"
         if self.checkpoints.exists() and (not stamp.exists() or stamp.read_text().strip() != stamp_text):
             log.info("discarding checkpoints in %s: they were written under other settings", self.checkpoints)
             shutil.rmtree(self.checkpoints)
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         stamp.write_text(stamp_text + "\n")
-        newest = checkpoints.latest(self.checkpoints)
+        had_checkpoints = checkpoints.latest(self.checkpoints) is not None
+        newest = checkpoints.load_newest(self.checkpoints)
         if newest is None:
+            if had_checkpoints:
+                log.warning("no checkpoint in %s could be loaded: training starts over from step 0", self.checkpoints)
             return 0, None
-        step, path = newest
+        step, path, params = newest
         log.info("resuming from checkpoint %s (step %d)", path, step)
-        return step, checkpoints.load(path)
+        return step, params
 
     def _diverged(self, what: str, step: int) -> TrainingDiverged:
         return TrainingDiverged(self.dir, f"NaN or inf in {what} at step {step}; stopped, the last good "
@@ -92,7 +101,7 @@ class TrainingRun:
 
     def save_checkpoint(self, step: int, state) -> None:
         """Checkpoint ``state`` at global ``step``, refusing non-finite parameters."""
-        if not checkpoints.all_finite(state):
+        if not all_finite(state):
             raise self._diverged("the policy parameters", step)
         checkpoints.save(self.checkpoints, step, state)
 
@@ -104,9 +113,10 @@ class TrainingRun:
         now = time.perf_counter()
         rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
         self.last_step, self.last_time = step, now
-        row = {"step": step, "wall_time": round(now - self.wall_start, 3), "steps_per_second": round(rate, 1),
-               **columns}
-        self.rows.append(row)
+        row = {"step": step, "wall_time": round(self.wall_offset + now - self.wall_start, 3),
+               "steps_per_second": round(rate, 1), **columns}
+        # One row per step: brax PPO evaluates the restored parameters again at the resume step.
+        self.rows = [kept for kept in self.rows if int(kept["step"]) < step] + [row]
         save_csv(self.csv_path, self.rows)
         self.progress.done = step
         self.progress.update(0)
@@ -116,8 +126,22 @@ class TrainingRun:
     def steps_done(self) -> int:
         return max(self.last_step, self.start_step)
 
-    def _previous_rows(self) -> list[dict]:
+    def _previous_rows(self) -> tuple[list[dict], float]:
+        """The metrics rows up to the resume step and the wall time to continue from; rows after it
+        were written by training this run redoes (or by a checkpoint that was set aside)."""
         if not self.csv_path.exists():
-            return []
-        with open(self.csv_path) as handle:
-            return [row for row in csv.DictReader(handle) if int(row["step"]) <= self.start_step]
+            return [], 0.0
+        try:
+            with open(self.csv_path, newline="") as handle:
+                rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= self.start_step]
+            return rows, float(rows[-1]["wall_time"]) if rows else 0.0
+        except (KeyError, TypeError, ValueError, csv.Error) as exc:
+            log.warning("%s is unreadable (%s): its rows are dropped", self.csv_path, exc)
+            return [], 0.0
+
+    def _rewrite_rows(self) -> None:
+        """Make the metrics file agree with the resume point now, not at the first new row."""
+        if self.rows:
+            save_csv(self.csv_path, self.rows)
+        else:
+            self.csv_path.unlink(missing_ok=True)

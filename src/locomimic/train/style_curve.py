@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import numpy as np
 
 from locomimic.bc.evaluate import first_episode_mask
 from locomimic.demos.rollout import rollout
@@ -29,12 +28,15 @@ def checkpoint_style_rewards(run_dir: Path, env, env_settings: dict, policy_sett
 
     ``env`` is the run's LocomotionEnv (with ``feature_history``). Every checkpoint is rolled out for
     one episode per environment on the same seed; the style reward is averaged over the steps each
-    environment's first episode lasted.
+    environment's first episode lasted. Damaged checkpoints are skipped with a warning (left in place:
+    the training run that owns the folder sets them aside when it resumes); the judge is the newest
+    good one.
     """
-    found = sorted((int(p.name), p) for p in (Path(run_dir) / "checkpoints").glob("[0-9]" * 12) if p.is_dir())
-    if not found:
-        raise FileNotFoundError(f"{run_dir}: no checkpoints to score")
-    judge = restore_discriminator(checkpoints.load(found[-1][1])[3])
+    folder = Path(run_dir) / "checkpoints"
+    newest = next(checkpoints.good_checkpoints(folder, move_aside=False), None)
+    if newest is None:
+        raise FileNotFoundError(f"{run_dir}: no readable checkpoints to score")
+    judge = restore_discriminator(newest[2][3])
     module = disc_lib.Discriminator(tuple(amp_settings["hidden_layers"]))
     env = env.without_reference_init()
     make_policy = make_inference_fn(env.observation_size, env.action_size, policy_settings)
@@ -49,8 +51,8 @@ def checkpoint_style_rewards(run_dir: Path, env, env_settings: dict, policy_sett
                 "command": next_state.info["command"][..., 0]}
 
     rows = []
-    for step, path in found:
-        normalizer, policy, value = checkpoints.load(path)[:3]
+    for step, _, saved in checkpoints.good_checkpoints(folder, newest_first=False, move_aside=False):
+        normalizer, policy, value = saved[:3]
         record = rollout(env, act, env_settings, num_envs, env_settings["episode_length"], seed,
                          label=f"style of step {step}", record_fn=style, act_params=(normalizer, policy, value))
         _, mask = first_episode_mask(record["dones"])

@@ -1,0 +1,60 @@
+"""What the workflow checks before any job starts; ``python -m locomimic check-config`` runs the same.
+
+Why one place: a config or robot file that is wrong should stop the run at once with one line naming
+the file and the field, not fail minutes later inside a job, and ``check-config`` must never accept a
+config the workflow rejects (or the other way round). Checked: the config schema and its cross-field
+rules, every robot file (schema, MJCF compilation, the bodies and sites its keypoints name), every
+input file a clip or the demonstrations' expert names, and every clip a motion names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from locomimic.config import REPO_ROOT, field_path, field_source, robot_config_path, validate_config
+from locomimic.errors import LocomimicError
+from locomimic.robots import load_robot
+
+
+def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: Path = REPO_ROOT,
+              workdir: Path | None = None) -> dict:
+    """Check a run's config, merged from ``layers`` ((file name, contents), in merge order), and return
+    it with the schema's defaults filled in.
+
+    ``config`` is the merged config when the caller has it (Snakemake's, filled in place); without it
+    the single layer is the config. Relative input paths are taken from ``workdir`` (the working
+    directory by default), as the jobs will.
+    """
+    if config is None:
+        config = layers[-1][1] if layers else {}
+    workdir = Path.cwd() if workdir is None else Path(workdir)
+    validate_config(config, ", ".join(name for name, _ in layers) or "config", layers=layers)
+    for name in config["robots"]:
+        load_robot(robot_config_path(config, name, field_source(layers, ["robots"]), root))
+    for clip, spec in config["clips"].items():
+        if "path" in spec:
+            _check_input_file(spec["path"], workdir, layers, ["clips", clip, "path"], f"clip {clip!r}")
+    if config["demos"]["expert"] == "policy":
+        _check_input_file(config["demos"].get("policy_path"), workdir, layers, ["demos", "policy_path"],
+                          "the demonstrations' expert policy")
+    for motion, spec in config["motions"].items():
+        for index, clip in enumerate(spec["clips"]):
+            if clip not in config["clips"]:
+                field = ["motions", motion, "clips", index]
+                raise LocomimicError(field_source(layers, field), f"unknown clip {clip!r}; clips: "
+                                     f"{', '.join(config['clips'])}", location=field_path(field))
+    return config
+
+
+def _check_input_file(path: str | None, workdir: Path, layers, field: list, what: str) -> None:
+    """An input file a field names must exist and be a file (relative paths from the working directory)."""
+    source, location = field_source(layers, field), field_path(field)
+    if not path:
+        raise LocomimicError(source, f"{what}: a file path is required", location=location)
+    full = Path(path) if Path(path).is_absolute() else workdir / path
+    if full.is_dir():
+        raise LocomimicError(source, f"{what}: {path} is a directory; expected a file", location=location)
+    if not full.is_file():
+        shown = path if Path(path).is_absolute() else f"{path} (from {workdir})"
+        raise LocomimicError(source, f"{what}: no such file {shown}", location=location)
