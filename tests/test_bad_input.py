@@ -260,3 +260,16 @@ def test_an_expert_policy_made_for_another_env_is_refused(tmp_path, trot_clip):
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: {expert}: made for observations of size 8 and 4 actions")
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_a_truncated_retargeted_clip_is_one_line(tmp_path, trot_clip):
+    clip = tmp_path / "trot.npz"
+    clip.write_bytes(trot_clip.read_bytes()[:-100])  # a copy cut short
+    out = tmp_path / "eval" / "metrics.json"
+    done = run_locomimic("evaluate", "--robot", str(ROBOT), "--clips", str(clip), "--motion", "trot",
+                         "--policy", "reference", "--seed", "0", "--settings", "{}", "--out", str(out),
+                         "--episodes", str(tmp_path / "eval" / "episodes.csv"),
+                         "--trajectory", str(tmp_path / "eval" / "trajectory.npz"))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {clip}: not a readable retargeted clip")
+    assert not (tmp_path / "eval").exists() or list((tmp_path / "eval").iterdir()) == []
