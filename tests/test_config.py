@@ -126,3 +126,50 @@ def test_the_dog_mocap_example_plans_its_motions_on_three_quadrupeds(tmp_path, m
     assert jobs["retarget"] == robots * len(config["clips"]) and jobs["demos"] == robots * motions
     assert jobs["train"] == robots * motions * len(config["train"]["algos"])
     assert "ppo_scratch/seed0/policy.params" in re.search(r"rule demos:\n(.*\n){1,3}", done.stdout).group(0)
+
+
+def job_commands(workdir, configfile) -> dict[str, str]:
+    """Each planned job's shell command (which holds all its parameters), keyed by its log file."""
+    done = run_snakemake(workdir, "-n", "-p", configfile=configfile)
+    assert done.returncode == 0, done.stderr[-3000:]
+    commands = {}
+    for line in done.stdout.splitlines():
+        log = re.search(r"> (results/logs/\S+\.log) 2>&1", line)
+        if log and "python -m locomimic" in line:
+            commands[log.group(1)] = line
+    return commands
+
+
+def changed_jobs(tmp_path, edit) -> tuple[set[str], set[str]]:
+    """(jobs of the tiny config whose command changes, jobs added) when ``edit`` changes its config."""
+    base = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())
+    before = job_commands(tmp_path / "before", write(tmp_path / "before.yaml", base))
+    edit(base)
+    after = job_commands(tmp_path / "after", write(tmp_path / "after.yaml", base))
+    changed = {log for log in before if log in after and after[log] != before[log]}
+    return changed, set(after) - set(before)
+
+
+# Jobs that gather over seeds or algorithms (tables, plots): adding one of those must rerun them.
+GATHERING = re.compile(r"results/logs/(eval_summary|evaluation_table|plot_\w+|policy_videos)\b")
+
+
+def test_adding_a_seed_reruns_only_that_seeds_jobs(tmp_path):
+    changed, added = changed_jobs(tmp_path, lambda config: config["train"].update(seeds=[0, 1]))
+    assert all(GATHERING.match(log) for log in changed), changed
+    assert added and all("seed1" in log for log in added), added
+
+
+def test_adding_an_algorithm_reruns_no_other_run(tmp_path):
+    changed, added = changed_jobs(tmp_path, lambda config: config["train"].update(algos=["ppo", "ppo_scratch"]))
+    assert all(GATHERING.match(log) for log in changed) and not added, (changed, added)  # amp dropped
+
+
+def test_a_locomotion_setting_touches_only_the_locomotion_jobs(tmp_path):
+    changed, added = changed_jobs(tmp_path, lambda config: config["env"].update(locomotion={"tracking_sigma": 0.3}))
+    assert not added
+    assert changed == {"results/logs/bc/default/trot.locomotion.log", "results/logs/train/default/trot/amp/seed0.log",
+                       "results/logs/evaluate/default/trot/amp/seed0.log"}, changed
+    (tmp_path / "imitation").mkdir()
+    changed, _ = changed_jobs(tmp_path / "imitation", lambda config: config["env"].update(imitation={"max_root_error": 0.4}))
+    assert not any("amp" in log or "locomotion" in log for log in changed) and changed, changed

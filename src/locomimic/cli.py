@@ -188,7 +188,7 @@ def cmd_train(args) -> None:
     """PPO on the imitation task from BC weights (ppo) or from scratch (ppo_scratch), or AMP on locomotion."""
     from locomimic.io import save_csv, save_json
     from locomimic.policy import save_policy_params
-    from locomimic.envs.factory import algo_task
+    from locomimic.tasks import algo_task
 
     config = _stage_config(args, ("env", "policy", "train"))
     train = config["train"]

@@ -45,7 +45,7 @@ rule bc_locomotion:
         history="results/bc/{robot}/{motion}/locomotion/loss.csv",
         metrics="results/bc/{robot}/{motion}/locomotion/metrics.json",
     params:
-        settings=stage_settings("seed", "env", "policy", "bc"),
+        settings=stage_settings("seed", "env", "policy", "bc", task="locomotion"),
         robot_file=lambda wildcards, input: input.robot[0],
     log:
         "results/logs/bc/{robot}/{motion}.locomotion.log",

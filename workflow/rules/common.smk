@@ -9,6 +9,7 @@ from locomimic.config import load_yaml, robot_config_path
 from locomimic.errors import LocomimicError
 from locomimic.preflight import check_run
 from locomimic.robots.registry import PACKAGE_MODELS
+from locomimic.tasks import algo_task, job_settings
 
 REPO = Path(workflow.basedir)
 
@@ -44,7 +45,7 @@ GAIT_CLIPS = [name for name, spec in config["clips"].items() if spec["source"] =
 
 def code_files(*parts):
     """The package code a job runs (subpackages, or modules ending in .py): editing it reruns the job."""
-    core = ("__init__.py", "cli.py", "config.py", "errors.py", "io.py", "progress.py")
+    core = ("__init__.py", "cli.py", "config.py", "errors.py", "io.py", "progress.py", "tasks.py")
     files = [REPO / "src/locomimic" / name for name in core]
     for part in parts:
         path = REPO / "src/locomimic" / part
@@ -97,9 +98,15 @@ def train_init(wildcards):
     return {"ppo": f"{bc}/policy.params", "amp": f"{bc}/locomotion/policy.params"}.get(wildcards.algo, [])
 
 
-def stage_settings(*sections):
-    """The config sections a stage reads, as JSON for its --settings (and for rerun decisions)."""
-    return as_json({name: config[name] for name in sections})
+def stage_settings(*sections, task="imitation"):
+    """The config sections a job of ``task`` reads (locomimic.tasks.job_settings), as JSON for its
+    --settings; Snakemake reruns a job when they change, and only then."""
+    return as_json(job_settings(config, sections, task))
+
+
+def algo_settings(*sections):
+    """stage_settings for a job whose task follows its ``algo`` or ``policy`` wildcard (train, evaluate)."""
+    return lambda wildcards: stage_settings(*sections, task=algo_task(wildcards.get("algo", wildcards.get("policy"))))
 
 
 def as_json(value):

@@ -16,7 +16,7 @@ rule evaluate:
         episodes="results/eval/{robot}/{motion}/{policy}/seed{seed}/episodes.csv",
         trajectory="results/eval/{robot}/{motion}/{policy}/seed{seed}/trajectory.npz",
     params:
-        settings=stage_settings("env", "policy", "evaluate"),
+        settings=algo_settings("env", "policy", "evaluate"),
         robot_file=lambda wildcards, input: input.robot[0],
         policy=policy_args,
     log:

@@ -16,7 +16,7 @@ rule train:
         metrics="results/train/{robot}/{motion}/{algo}/seed{seed}/metrics.csv",
         summary="results/train/{robot}/{motion}/{algo}/seed{seed}/summary.json",
     params:
-        settings=stage_settings("env", "policy", "train"),
+        settings=algo_settings("env", "policy", "train"),
         robot_file=lambda wildcards, input: input.robot[0],
         init=lambda wildcards, input: f"--init {input.init}" if input.init else "",
     log:

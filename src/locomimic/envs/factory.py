@@ -13,15 +13,7 @@ from locomimic.envs.locomotion import LocomotionEnv
 from locomimic.envs.randomize import randomization_fn
 from locomimic.envs.reference import load_reference
 from locomimic.robots import Robot
-
-TASKS = ("imitation", "locomotion")
-TASK_OF_ALGO = {"ppo": "imitation", "ppo_scratch": "imitation", "amp": "locomotion"}
-
-
-def algo_task(algo: str) -> str:
-    """The environment an algorithm trains (and is evaluated) on: AMP follows velocity commands."""
-    return TASK_OF_ALGO.get(algo, "imitation")
-
+from locomimic.tasks import TASKS
 
 def make_env(task: str, robot: Robot, settings: dict, clip_paths: list[Path] | None = None,
              feature_history: int = 0, reference=None):

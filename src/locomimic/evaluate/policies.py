@@ -13,10 +13,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from locomimic.envs.factory import algo_task
 from locomimic.errors import LocomimicError
 from locomimic.io import load_npz
 from locomimic.policy import check_params
+from locomimic.tasks import algo_task
 
 def task_for(policy: str, summary: dict | None = None) -> str:
     """``amp`` follows velocity commands (``locomotion``); every other policy imitates the motion.

@@ -1,0 +1,41 @@
+"""The two tasks, which algorithm trains on which, and which settings a job of a task reads.
+
+Why a module of its own (no JAX, no MuJoCo): the workflow imports it while Snakemake parses the
+Snakefile, to hand each job exactly the settings it uses. Snakemake reruns a job whose parameters
+changed, so a job handed settings it never reads would rerun for nothing: every train job when a
+seed or an algorithm is added, the imitation runs when a locomotion-only setting changes.
+"""
+
+from __future__ import annotations
+
+TASKS = ("imitation", "locomotion")
+TASK_OF_ALGO = {"ppo": "imitation", "ppo_scratch": "imitation", "amp": "locomotion"}
+
+# Settings that decide which jobs exist (the workflow reads them), not how one job runs.
+_WORKFLOW_ONLY = {"train": ("algos", "seeds"), "evaluate": ("baselines",)}
+
+
+def algo_task(algo: str) -> str:
+    """The environment an algorithm trains (and is evaluated) on: AMP follows velocity commands;
+    every other policy (PPO, BC, the reference tracker) imitates the motion."""
+    return TASK_OF_ALGO.get(algo, "imitation")
+
+
+def job_settings(config: dict, sections: tuple[str, ...], task: str = "imitation") -> dict:
+    """The ``sections`` of ``config`` a job of ``task`` reads: ``env`` without the other task's
+    settings, ``train`` without the AMP settings for an imitation run, and none of the settings
+    that only decide which jobs exist."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    settings = {}
+    for name in sections:
+        section = config[name]
+        if isinstance(section, dict):
+            dropped = set(_WORKFLOW_ONLY.get(name, ()))
+            if name == "env":
+                dropped.add("locomotion" if task == "imitation" else "imitation")
+            if name == "train" and task == "imitation":
+                dropped.add("amp")
+            section = {key: value for key, value in section.items() if key not in dropped}
+        settings[name] = section
+    return settings
