@@ -471,7 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    # The job's log is this package's progress and results; libraries (orbax, brax, PyOpenGL) log
+    # their INFO chatter to the root logger and only their warnings belong in it.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("locomimic").setLevel(logging.INFO)
     try:
         args.run(args)
     except LocomimicError as exc:
