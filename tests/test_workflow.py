@@ -156,6 +156,7 @@ def test_workflow_end_to_end_with_make_style_reruns(finished):
         assert summary["initialised_from"].endswith("bc/default/trot/locomotion/policy.params")
     assert (run / "policy.params").stat().st_size > 0 and (run / "checkpoints").is_dir()
     assert (run / "metrics.csv").read_text().startswith("step,wall_time,steps_per_second")
+    assert "episode_reward" in json.loads((run / "dvclive" / "metrics.json").read_text())  # the default tracker
 
     assert planned_jobs(tmp_path, configfile) == {}  # nothing to do on a finished workflow
 

@@ -192,7 +192,8 @@ def cmd_train(args) -> None:
 
     config = _stage_config(args, ("env", "policy", "train"))
     train = config["train"]
-    length = {"num_timesteps": train["num_timesteps"], "checkpoint_every": train["checkpoint_every"]}
+    length = {"num_timesteps": train["num_timesteps"], "checkpoint_every": train["checkpoint_every"],
+              "tracking": train["tracking"]}
     start = time.perf_counter()
     if args.algo == "amp":
         from locomimic.envs import make_env

@@ -82,7 +82,8 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
     """
     ppo, amp = settings["ppo"], settings["amp"]
     run = TrainingRun(run_dir, settings["num_timesteps"], env_settings, policy_settings, run_shape(settings), seed,
-                      reference.names, "amp", None if initial_params is None else params_digest(initial_params))
+                      reference.names, "amp", None if initial_params is None else params_digest(initial_params),
+                      tracking=settings.get("tracking"))
     num_envs, unroll = ppo["num_envs"], ppo["unroll_length"]
     unrolls_per_iteration = ppo["batch_size"] * ppo["num_minibatches"] // num_envs
     if unrolls_per_iteration < 1 or ppo["batch_size"] * ppo["num_minibatches"] % num_envs:
@@ -230,24 +231,27 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
              "%d of %d env steps to go", jax.default_backend(), num_envs, steps_per_iteration, history, feature_size,
              run.remaining, run.total)
     step = run.start_step
-    if run.remaining > 0:
-        env_state = jax.jit(train_env.reset)(jax.random.split(key_env, num_envs))
-        if run.resumed is None:  # the starting point, evaluated and kept like every later one
-            evaluate_and_record(state, step, {})
-            run.save_checkpoint(step, _checkpoint(state))
-        iterations = math.ceil(run.remaining / steps_per_iteration)
-        segment_start, segment_steps = time.perf_counter(), 0
-        for i in range(iterations):
-            key, key_iteration = jax.random.split(key)
-            state, env_state, metrics = iteration(state, env_state, key_iteration)
-            step += steps_per_iteration
-            segment_steps += steps_per_iteration
-            if (i + 1) % iterations_per_checkpoint == 0 or i + 1 == iterations:
-                metrics = jax.device_get(metrics)  # waits for the iterations: training time without evaluation
-                metrics["sps"] = segment_steps / (time.perf_counter() - segment_start)
-                evaluate_and_record(state, step, metrics)
+    try:
+        if run.remaining > 0:
+            env_state = jax.jit(train_env.reset)(jax.random.split(key_env, num_envs))
+            if run.resumed is None:  # the starting point, evaluated and kept like every later one
+                evaluate_and_record(state, step, {})
                 run.save_checkpoint(step, _checkpoint(state))
-                segment_start, segment_steps = time.perf_counter(), 0
+            iterations = math.ceil(run.remaining / steps_per_iteration)
+            segment_start, segment_steps = time.perf_counter(), 0
+            for i in range(iterations):
+                key, key_iteration = jax.random.split(key)
+                state, env_state, metrics = iteration(state, env_state, key_iteration)
+                step += steps_per_iteration
+                segment_steps += steps_per_iteration
+                if (i + 1) % iterations_per_checkpoint == 0 or i + 1 == iterations:
+                    metrics = jax.device_get(metrics)  # waits for the iterations: training time without evaluation
+                    metrics["sps"] = segment_steps / (time.perf_counter() - segment_start)
+                    evaluate_and_record(state, step, metrics)
+                    run.save_checkpoint(step, _checkpoint(state))
+                    segment_start, segment_steps = time.perf_counter(), 0
+    finally:
+        run.close()
     policy = (state.normalizer, state.params.policy, state.params.value)
     return {"params": jax.device_get(policy), "steps": run.steps_done, "resumed_from": run.start_step,
             "rows": run.rows}

@@ -31,7 +31,7 @@ def train_ppo(env, env_settings: dict, policy_settings: dict, settings: dict, ru
               initial_params=None) -> dict:
     """Train (or resume) one PPO run in ``run_dir``; returns the final parameters and a summary."""
     run = TrainingRun(run_dir, settings["num_timesteps"], env_settings, policy_settings, run_shape(settings), seed,
-                      None if initial_params is None else params_digest(initial_params))
+                      None if initial_params is None else params_digest(initial_params), tracking=settings.get("tracking"))
     restore = run.resumed if run.resumed is not None else initial_params
     final = {"params": restore}
 
@@ -47,22 +47,25 @@ def train_ppo(env, env_settings: dict, policy_settings: dict, settings: dict, ru
 
     log.info("training on %d %s device(s), %d of %d env steps to go", jax.local_device_count(),
              jax.default_backend(), run.remaining, run.total)
-    if run.remaining > 0:
-        brax_ppo.train(
-            environment=env,
-            wrap_env_fn=wrapper.wrap_for_brax_training,
-            randomization_fn=randomization_fn(env_settings["randomization"]),
-            num_timesteps=run.remaining,
-            num_evals=max(2, math.ceil(run.remaining / settings["checkpoint_every"]) + 1),
-            episode_length=env_settings["episode_length"],
-            network_factory=network_factory(policy_settings),
-            restore_params=restore,
-            seed=seed + run.start_step,
-            deterministic_eval=True,
-            progress_fn=progress_fn,
-            policy_params_fn=policy_params_fn,
-            **{k: settings[k] for k in BRAX_PPO_SETTINGS},
-        )
+    try:
+        if run.remaining > 0:
+            brax_ppo.train(
+                environment=env,
+                wrap_env_fn=wrapper.wrap_for_brax_training,
+                randomization_fn=randomization_fn(env_settings["randomization"]),
+                num_timesteps=run.remaining,
+                num_evals=max(2, math.ceil(run.remaining / settings["checkpoint_every"]) + 1),
+                episode_length=env_settings["episode_length"],
+                network_factory=network_factory(policy_settings),
+                restore_params=restore,
+                seed=seed + run.start_step,
+                deterministic_eval=True,
+                progress_fn=progress_fn,
+                policy_params_fn=policy_params_fn,
+                **{k: settings[k] for k in BRAX_PPO_SETTINGS},
+            )
+    finally:
+        run.close()
     return {"params": final["params"], "steps": run.steps_done, "resumed_from": run.start_step, "rows": run.rows}
 
 

@@ -33,10 +33,13 @@ from locomimic.io import save_csv
 from locomimic.policy import all_finite
 from locomimic.progress import Progress
 from locomimic.train import checkpoints
+from locomimic.train.loggers import MetricLoggers
 
 log = logging.getLogger("locomimic")
 
-RUN_LENGTH_SETTINGS = ("num_timesteps", "checkpoint_every")
+# Settings that do not change what a run learns: its length (raising it continues the run) and where
+# its metrics are also logged.
+NOT_SHAPING = ("num_timesteps", "checkpoint_every", "tracking")
 
 
 class TrainingDiverged(LocomimicError):
@@ -53,14 +56,16 @@ def params_digest(params) -> str:
 
 
 def run_shape(settings: dict) -> dict:
-    """The settings that shape a run, without its length."""
-    return {k: v for k, v in settings.items() if k not in RUN_LENGTH_SETTINGS}
+    """The settings that shape a run (without its length and its trackers)."""
+    return {k: v for k, v in settings.items() if k not in NOT_SHAPING}
 
 
 class TrainingRun:
     """A run folder: resume point, checkpoints, metrics rows and progress, with the divergence guard."""
 
-    def __init__(self, run_dir: Path, total_steps: int, *settings_parts):
+    def __init__(self, run_dir: Path, total_steps: int, *settings_parts, tracking: dict | None = None):
+        """``settings_parts`` fingerprint the run (a resume needs the same); ``tracking`` is the
+        ``train.tracking`` section (:mod:`locomimic.train.loggers`)."""
         self.dir = Path(run_dir)
         self.checkpoints = self.dir / "checkpoints"
         self.total = int(total_steps)
@@ -68,6 +73,7 @@ class TrainingRun:
         self.csv_path = self.checkpoints / "metrics.csv"
         self.rows, self.wall_offset = self._previous_rows() if self.resumed is not None else ([], 0.0)
         self._rewrite_rows()
+        self.trackers = MetricLoggers(self.dir, tracking or {}, self.rows)
         self.progress = Progress("train", self.total, "env steps", every_s=0.0)
         self.progress.done = self.start_step
         self.wall_start = time.perf_counter()
@@ -118,9 +124,14 @@ class TrainingRun:
         # One row per step: brax PPO evaluates the restored parameters again at the resume step.
         self.rows = [kept for kept in self.rows if int(kept["step"]) < step] + [row]
         save_csv(self.csv_path, self.rows)
+        self.trackers.log(row)
         self.progress.done = step
         self.progress.update(0)
         return row
+
+    def close(self) -> None:
+        """Flush and close the experiment trackers (the CSV and checkpoints are already on disk)."""
+        self.trackers.close()
 
     @property
     def steps_done(self) -> int:
