@@ -126,7 +126,7 @@ def cmd_bc(args) -> None:
     task; ``--task locomotion`` (the BC that AMP starts from) learns from the same demonstrations cut to
     the locomotion observation, and is checked on how well it holds the motion's speed.
     """
-    import jax
+    import functools
 
     from locomimic.bc import train_bc
     from locomimic.bc.evaluate import compare_closed_loop
@@ -136,7 +136,7 @@ def cmd_bc(args) -> None:
     from locomimic.demos.experts import make_expert
     from locomimic.errors import LocomimicError
     from locomimic.io import save_csv, save_json
-    from locomimic.policy import make_inference_fn, save_policy_params
+    from locomimic.policy import deterministic_act, save_policy_params
 
     config = _stage_config(args, ("env", "bc", "policy", "seed"))
     data = load_demos(args.demos)
@@ -153,8 +153,8 @@ def cmd_bc(args) -> None:
                              f"{data.actions.shape[1]} but the {args.task} environment has {env.observation_size}/"
                              f"{env.action_size}: generate the demonstrations again")
     result = train_bc(data, config["policy"], config["bc"], config["seed"], normalizer_fn)
-    inference = make_inference_fn(env.observation_size, env.action_size, config["policy"])(result.params, deterministic=True)
-    act = lambda state: inference(state.obs, jax.random.PRNGKey(0))[0]  # noqa: E731
+    act = functools.partial(deterministic_act(env.observation_size, env.action_size, config["policy"]),
+                            params=result.params)
     episodes, seed = config["bc"]["eval_envs"], config["seed"] + 1
     if args.task == "locomotion":
         evaluation = locomotion_closed_loop(env, act, eval_settings, episodes, seed)

@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,17 @@ def load_npz(path: str | Path, what: str) -> dict[str, np.ndarray]:
         if not isinstance(value, np.ndarray):  # np.load hands back raw bytes for members that are not .npy
             raise LocomimicError(path, f"not a readable {what}: member {name!r} is not a .npy array")
     return arrays
+
+
+def load_json(path: str | Path, what: str) -> Any:
+    """A JSON document; a missing or unreadable file is one error naming it as ``what``."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LocomimicError(path, f"{what} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LocomimicError(path, f"not readable {what}: {exc}") from None
 
 
 def save_json(path: str | Path, data: object) -> None:

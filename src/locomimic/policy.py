@@ -45,6 +45,18 @@ def make_inference_fn(observation_size: int, action_size: int, settings: dict):
     return ppo_networks.make_inference_fn(make_networks(observation_size, action_size, settings))
 
 
+def deterministic_act(observation_size: int, action_size: int, settings: dict):
+    """``act(state, params)``: the policy's deterministic actions (the tanh of its Gaussian's mean) for a
+    batch of states, with the parameters as an argument so one traced program serves every parameter
+    set (see :func:`locomimic.demos.rollout.rollout`); bind them with ``functools.partial`` otherwise."""
+    make_policy = make_inference_fn(observation_size, action_size, settings)
+
+    def act(state, params):
+        return make_policy(params, deterministic=True)(state.obs, jax.random.PRNGKey(0))[0]
+
+    return act
+
+
 def save_policy_params(path: str | Path, params) -> None:
     with atomic_path(path) as tmp:
         brax_model.save_params(str(tmp), params)

@@ -14,6 +14,7 @@ Policies act deterministically (their mean action).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jax
@@ -38,13 +39,8 @@ def make_expert(env, policy_path: Path | None, policy_settings: dict):
 
 def saved_policy(path: Path, observation_size: int, action_size: int, policy_settings: dict):
     """Expert from policy parameters saved by the bc or train stage (refused when made for another env)."""
-    from locomimic.policy import check_params, load_policy_params, make_inference_fn
+    from locomimic.policy import check_params, deterministic_act, load_policy_params
 
     params = load_policy_params(path)
     check_params(params, path, observation_size, action_size, policy_settings)
-    inference = make_inference_fn(observation_size, action_size, policy_settings)(params, deterministic=True)
-
-    def act(state) -> jax.Array:
-        return inference(state.obs, jax.random.PRNGKey(0))[0]
-
-    return act
+    return functools.partial(deterministic_act(observation_size, action_size, policy_settings), params=params)

@@ -7,11 +7,11 @@ to measure; the interval then comes from that seed's episodes, and ``ci_over`` s
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from locomimic.errors import LocomimicError
 from locomimic.evaluate.metrics import METRICS, mean_ci
+from locomimic.io import load_json
 
 RUN_FIELDS = ("robot", "motion", "policy", "seed", "task", "episodes", "metrics")
 
@@ -19,12 +19,7 @@ RUN_FIELDS = ("robot", "motion", "policy", "seed", "task", "episodes", "metrics"
 def load_run(path: str | Path) -> dict:
     """One evaluation run's metrics.json, as the evaluate stage writes it."""
     path = Path(path)
-    try:
-        run = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LocomimicError(path, "evaluation metrics not found") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LocomimicError(path, f"not readable evaluation metrics: {exc}") from None
+    run = load_json(path, "evaluation metrics")
     missing = [f for f in RUN_FIELDS if f not in run]
     if missing:
         raise LocomimicError(path, f"missing field(s) {', '.join(missing)}: not written by the evaluate stage")
@@ -34,10 +29,7 @@ def load_run(path: str | Path) -> dict:
 def load_summary(path: str | Path) -> dict:
     """The aggregated results/eval/metrics.json."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LocomimicError(path, f"not readable aggregated evaluation metrics: {exc}") from None
+    document = load_json(path, "aggregated evaluation metrics")
     if "results" not in document:
         raise LocomimicError(path, "missing field 'results': not written by the eval-summary stage")
     return document

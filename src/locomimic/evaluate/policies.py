@@ -7,14 +7,13 @@ with an error naming the file rather than a shape error from deep inside flax.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
 import numpy as np
 
 from locomimic.errors import LocomimicError
-from locomimic.io import load_npz
+from locomimic.io import load_json, load_npz
 from locomimic.policy import check_params
 from locomimic.tasks import algo_task
 
@@ -32,13 +31,7 @@ def read_summary(path: str | Path | None) -> dict:
     """A training run's summary.json (empty for baselines), with a clear error when unreadable."""
     if path is None:
         return {}
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LocomimicError(path, "training summary not found") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LocomimicError(path, f"not a readable training summary: {exc}") from None
+    return load_json(path, "training summary")
 
 
 def policy_act(params, path: str | Path, observation_size: int, action_size: int, settings: dict,
@@ -49,15 +42,15 @@ def policy_act(params, path: str | Path, observation_size: int, action_size: int
     actions draw their noise from the auto-reset wrapper's per-environment key, which the wrapper
     advances every step, so a seeded rollout stays reproducible.
     """
-    from locomimic.policy import make_inference_fn
+    from locomimic.policy import deterministic_act, make_inference_fn
 
     check_params(params, path, observation_size, action_size, settings)
+    if deterministic:
+        return deterministic_act(observation_size, action_size, settings)
     make_policy = make_inference_fn(observation_size, action_size, settings)
 
     def act(state, params):
-        policy = make_policy(params, deterministic=deterministic)
-        if deterministic:
-            return policy(state.obs, jax.random.PRNGKey(0))[0]
+        policy = make_policy(params, deterministic=False)
         keys = state.info["AutoResetWrapper_rng"]
         return jax.vmap(lambda obs, key: policy(obs[None], jax.random.fold_in(key, 1))[0][0])(state.obs, keys)
 

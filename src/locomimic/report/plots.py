@@ -7,7 +7,6 @@ figure always shows the numbers in the files next to it.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +17,7 @@ import numpy as np  # noqa: E402
 
 from locomimic.errors import LocomimicError  # noqa: E402
 from locomimic.evaluate.metrics import METRICS  # noqa: E402
-from locomimic.io import atomic_path  # noqa: E402
+from locomimic.io import atomic_path, load_json  # noqa: E402
 
 CURVES = (("episode_reward", "episode return"), ("episode_length", "episode length (steps)"))
 RETARGET_PANELS = (
@@ -125,10 +124,7 @@ def retarget_errors(metric_files: list[Path], out: str | Path) -> None:
     """Retargeting quality per clip (``results/retarget/{robot}/{clip}.json``), a bar group per robot."""
     table: dict[str, dict[str, dict]] = {}
     for path in map(Path, metric_files):
-        try:
-            metrics = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise LocomimicError(path, f"not readable retargeting metrics: {exc}") from None
+        metrics = load_json(path, "retargeting metrics")
         table.setdefault(path.parent.name, {})[path.stem] = metrics
     clips = sorted({clip for per_robot in table.values() for clip in per_robot})
     fig, axes = plt.subplots(1, len(RETARGET_PANELS), figsize=(4.2 * len(RETARGET_PANELS), 3.4), squeeze=False)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax
-
 from locomimic.bc.evaluate import first_episode_mask
 from locomimic.demos.rollout import rollout
-from locomimic.policy import make_inference_fn
+from locomimic.policy import deterministic_act
 from locomimic.train import checkpoints
 from locomimic.train import discriminator as disc_lib
 from locomimic.train.amp import restore_discriminator
@@ -39,10 +37,7 @@ def checkpoint_style_rewards(run_dir: Path, env, env_settings: dict, policy_sett
     judge = restore_discriminator(newest[2][3])
     module = disc_lib.Discriminator(tuple(amp_settings["hidden_layers"]))
     env = env.without_reference_init()
-    make_policy = make_inference_fn(env.observation_size, env.action_size, policy_settings)
-
-    def act(state, params):
-        return make_policy(params, deterministic=True)(state.obs, jax.random.PRNGKey(0))[0]
+    act = deterministic_act(env.observation_size, env.action_size, policy_settings)
 
     def style(state, action, next_state):
         logit = disc_lib.logits(module, judge.params, judge.normalizer, next_state.info["motion_history"])
