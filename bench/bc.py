@@ -22,14 +22,14 @@ import time
 
 from common import imitation_env, parse_args, report, summary_row
 
-import locomimic.demos.rollout as demo_rollout
+import locomimic.envs.rollout as engine
 from locomimic.bc import train_bc
 from locomimic.demos import generate_demos
 from locomimic.demos.experts import reference_tracker
 from locomimic.jaxcache import enable_compilation_cache
 
 
-class ChunkTimer(demo_rollout.Progress):
+class ChunkTimer(engine.Progress):
     """The rollout's progress reporter, also keeping (time, steps) of every finished chunk."""
 
     marks: list[tuple[float, int]] = []
@@ -47,7 +47,7 @@ def main() -> None:
     if args.quick:  # two chunks: one compiling, one steady; batch 128 as mjx_env.py --quick measures
         settings.update(num_envs=128, steps=100)
 
-    demo_rollout.Progress = ChunkTimer  # time the rollout's chunks without touching its code
+    engine.Progress = ChunkTimer  # time the rollout's chunks without touching its code
     start = time.perf_counter()
     data, summary = generate_demos(env, reference_tracker(env), config["env"], settings, config["seed"])
     demo_seconds = time.perf_counter() - start

@@ -17,7 +17,7 @@ from locomimic.bc.train import discounted_returns, split_episodes
 from locomimic.config import load_config
 from locomimic.demos import generate_demos, load_demos
 from locomimic.demos.experts import reference_tracker
-from locomimic.demos.rollout import rollout
+from locomimic.envs.rollout import rollout
 from locomimic.envs import make_env
 from locomimic.errors import LocomimicError
 from locomimic.io import save_npz

@@ -48,7 +48,7 @@ def make_inference_fn(observation_size: int, action_size: int, settings: dict):
 def deterministic_act(observation_size: int, action_size: int, settings: dict):
     """``act(state, params)``: the policy's deterministic actions (the tanh of its Gaussian's mean) for a
     batch of states, with the parameters as an argument so one traced program serves every parameter
-    set (see :func:`locomimic.demos.rollout.rollout`); bind them with ``functools.partial`` otherwise."""
+    set (see :func:`locomimic.envs.rollout.rollout`); bind them with ``functools.partial`` otherwise."""
     make_policy = make_inference_fn(observation_size, action_size, settings)
 
     def act(state, params):

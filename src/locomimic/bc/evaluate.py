@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from locomimic.demos.rollout import rollout
+from locomimic.envs.rollout import rollout
 
 
 def first_episode_mask(dones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

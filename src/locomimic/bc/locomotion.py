@@ -25,7 +25,7 @@ import numpy as np
 from locomimic.bc.evaluate import first_episode_mask, first_episode_stats
 from locomimic.demos import DemoDataset
 from locomimic.bc.train import fit_normalizer
-from locomimic.demos.rollout import rollout
+from locomimic.envs.rollout import rollout
 
 
 def locomotion_demos(data: DemoDataset, proprioception_size: int) -> DemoDataset:

@@ -16,7 +16,7 @@ import jax.numpy as jp
 import numpy as np
 
 from locomimic.demos.experts import reference_tracker
-from locomimic.demos.rollout import rollout
+from locomimic.envs.rollout import rollout
 from locomimic.envs import make_env
 from locomimic.envs.locomotion import with_fixed_command
 from locomimic.errors import LocomimicError
@@ -72,7 +72,7 @@ def evaluation_env_settings(env_settings: dict, settings: dict, task: str, clip_
 
 
 def evaluation_record(env, task: str):
-    """``record_fn`` for :func:`locomimic.demos.rollout.rollout`: the state before each step.
+    """``record_fn`` for :func:`locomimic.envs.rollout.rollout`: the state before each step.
 
     Imitation records the reference at the same frame; locomotion records the command, against which
     the trunk's horizontal velocity (in the trunk frame, as the command is given) is compared.

@@ -38,7 +38,7 @@ def policy_act(params, path: str | Path, observation_size: int, action_size: int
                deterministic: bool = True):
     """``act(state, params)``: batched actions of saved parameters (read from ``path``), checked against the env.
 
-    The parameters travel as an argument (see :func:`locomimic.demos.rollout.rollout`). Stochastic
+    The parameters travel as an argument (see :func:`locomimic.envs.rollout.rollout`). Stochastic
     actions draw their noise from the auto-reset wrapper's per-environment key, which the wrapper
     advances every step, so a seeded rollout stays reproducible.
     """

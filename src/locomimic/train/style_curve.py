@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from locomimic.bc.evaluate import first_episode_mask
-from locomimic.demos.rollout import rollout
+from locomimic.envs.rollout import rollout
 from locomimic.policy import deterministic_act
 from locomimic.train import checkpoints
 from locomimic.train import discriminator as disc_lib
