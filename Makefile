@@ -15,8 +15,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export MUJOCO_GL ?= egl
 export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/locomimic/jax
 
-.PHONY: help install system-deps run report dry-run lint test bench lock clean
-.PHONY: dvc-remote push pull slurm-up slurm-down
+.PHONY: help install system-deps run report dry-run lint test bench lock clean play
+.PHONY: dvc-remote push pull slurm-up slurm-down smoke smoke-dry-run version
 
 help:
 	@echo "make run      install, then run the workflow on config/config.yaml and write results/report.html"
@@ -24,10 +24,13 @@ help:
 	@echo "make test     install, then run the test suite"
 	@echo "make bench    install, then run the benchmarks in bench/ (BENCH_ARGS=--quick for a smoke test)"
 	@echo "make lint     snakemake --lint"
+	@echo "make smoke    every stage at tiny sizes on CONFIG's robots and clips (default config/config.yaml), into smoke/"
+	@echo "make play     play a trained policy (POLICY=..., COMMANDS='0:0.3,0,0 4:0.8,0,0', PLAY_ARGS=...) into play.mp4"
 	@echo "make lock     regenerate envs/requirements.lock from pyproject.toml"
 	@echo "make dvc-remote  make DVC_REMOTE (default ~/locomimic-dvc-remote) this clone's default DVC remote"
 	@echo "make push     dvc push: the datasets, checkpoints and results dvc.lock records"
 	@echo "make pull     dvc pull, then mark the pulled results up to date for Snakemake"
+	@echo "make version  record what \`make run\` (plain Snakemake) made in dvc.lock (dvc commit), for make push"
 	@echo "make slurm-up / slurm-down  start / stop a single-node SLURM on localhost (root; tests/slurm/cluster.sh)"
 
 system-deps:
@@ -70,9 +73,32 @@ lint: install
 test: install
 	$(BIN)/python -m pytest
 
+# The whole workflow at tiny sizes (config/smoke.yaml merged over CONFIG: CONFIG's robots, clips, motions,
+# algorithms and seeds) in its own folder, SMOKE_DIR, with its own results/ and .snakemake/. The jobs run
+# there, so data/ is linked into it for clip paths relative to the repository (data/mocap/...).
+CONFIG ?= config/config.yaml
+SMOKE_DIR ?= smoke
+SMOKE := $(BIN)/snakemake --directory $(abspath $(SMOKE_DIR)) --configfile $(abspath $(CONFIG)) $(abspath config/smoke.yaml)
+
+smoke: install
+	@mkdir -p $(SMOKE_DIR) && ln -sfn $(abspath data) $(SMOKE_DIR)/data
+	$(SMOKE) --cores $(CORES)
+	$(SMOKE) --report $(abspath $(SMOKE_DIR))/results/report.html && echo "smoke: $(abspath $(SMOKE_DIR))/results/report.html"
+
+smoke-dry-run: install
+	@mkdir -p $(SMOKE_DIR) && ln -sfn $(abspath data) $(SMOKE_DIR)/data
+	$(SMOKE) -n
+
 # BENCH_ARGS: e.g. --quick (minimal sizes, a smoke test), --only mjx_env bc, --skip workflow.
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# A trained policy in plain MuJoCo, driven by a command schedule (docs/stages.md, "Using a trained policy").
+# An imitation policy (ppo, bc) takes no schedule: COMMANDS= PLAY_ARGS="--frame 10".
+POLICY ?= results/train/default/trot/amp/seed0/policy.params
+COMMANDS ?= 0:0.3,0,0 4:0.8,0,0 8:0.5,0,0.5
+play: install
+	$(BIN)/python -m locomimic play $(POLICY) $(if $(COMMANDS),--commands "$(COMMANDS)") $(PLAY_ARGS)
 
 # DVC (dvc.yaml). The default remote is a local folder, written to .dvc/config.local (not committed);
 # docs/dvc.md shows S3 and SSH remotes.
@@ -85,6 +111,14 @@ dvc-remote: install
 
 push: install
 	$(BIN)/dvc push
+
+# After `make run` (plain Snakemake, not `dvc repro`): record its results in dvc.lock, as `dvc repro` would. A
+# fresh clone has no data/mocap/ (git cannot hold the empty DVC-tracked folder), which `dvc commit` needs, and
+# `dvc commit` without --force refuses stages that dvc.lock does not list yet.
+version: install
+	mkdir -p data/mocap
+	$(BIN)/dvc commit --force
+	@echo "version: dvc.lock records the results; next: git add dvc.lock data/mocap.dvc && git commit -m results && make push"
 
 # After `dvc pull` the files' times are those of the download, in no particular order, so Snakemake would
 # rebuild results that are older than their inputs. When DVC confirms that the workspace matches dvc.lock,

@@ -34,6 +34,7 @@ include: "workflow/rules/demos.smk"
 include: "workflow/rules/bc.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/export.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/report.smk"
 

@@ -124,10 +124,11 @@ def steps_to_threshold(rows: list[dict]) -> float | None:
     return None
 
 
-def judged_style_rows(run_dir: Path, robot, config: dict) -> list[dict]:
-    """Style reward of every AMP checkpoint under the run's final discriminator (see locomimic.train.style_curve)."""
+def judged_style_rows(run_dir: Path, robot, config: dict, clip: Path) -> list[dict]:
+    """Style reward of every AMP checkpoint under the run's final discriminator (see locomimic.train.style_curve);
+    ``clip`` is the run's retargeted clip (it sets the commands, as in training)."""
     amp = config["train"]["amp"]
-    env = make_env("locomotion", robot, config["env"], feature_history=amp["history"])
+    env, _ = amp_env(robot, clip, config, amp)
     curve = checkpoint_style_rewards(run_dir, env, config["env"], config["policy"], amp,
                                      config["train"]["ppo"]["num_eval_envs"], seed=1)
     first, last = curve[0], curve[-1]
@@ -173,7 +174,7 @@ def outcome_rows(results: Path, robot, config: dict) -> list[dict]:
                                f"that iteration's discriminator; disc accuracy reference "
                                f"{last.get('disc_reference_accuracy', float('nan')):.2f} / policy "
                                f"{last.get('disc_policy_accuracy', float('nan')):.2f}"))
-        out += judged_style_rows(run / "amp" / "seed0", robot, config)
+        out += judged_style_rows(run / "amp" / "seed0", robot, config, results / "retarget" / "default" / "trot.npz")
         speed = last.get("episode_forward_velocity_per_step")
         command = last.get("episode_command_forward_velocity_per_step")
         out.append(summary_row("train", "train.amp_speed", "AMP: forward speed / commanded speed", speed, "m/s",

@@ -1,13 +1,19 @@
-"""Shared fixtures: paths to the repository and to the real test data in ../shared (skipped if absent)."""
+"""Shared fixtures: paths to the repository and to the real test data in ../shared (skipped if absent), and
+the real workflow run once per session on the tiny config (``tiny_run``), which the workflow, DVC and SLURM
+tests share."""
 
 from __future__ import annotations
 
+import copy
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 # Rendering tests run headless; MuJoCo picks its OpenGL backend when it is first imported.
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -17,6 +23,7 @@ SHARED = Path(os.environ.get("LOCOMIMIC_SHARED", REPO.parent / "shared"))
 DOG_MOCAP = SHARED / "mocap" / "ai4animation_dog"
 MENAGERIE = SHARED / "menagerie"
 DOG_CLIPS = sorted(DOG_MOCAP.glob("*_joint_pos.txt")) if DOG_MOCAP.is_dir() else []
+DOG_TROT = DOG_MOCAP / "dog_trot_joint_pos.txt"
 
 
 @pytest.fixture
@@ -72,8 +79,13 @@ def planned_jobs(workdir, configfile, *args: str) -> dict[str, int]:
     """Job counts per rule from a dry run's summary table."""
     done = run_snakemake(workdir, "-n", *args, configfile=configfile)
     assert done.returncode == 0, done.stderr
+    return job_counts(done.stdout)
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """Job counts per rule from the summary table a dry run prints."""
     counts, table = {}, False
-    for line in done.stdout.splitlines():
+    for line in dry_run_output.splitlines():
         if line.startswith("job ") and "count" in line:
             table = True
         elif table and line.strip() and not line.startswith("-"):
@@ -96,3 +108,46 @@ def keypoint_text(frames: int = 6) -> list[str]:
     for name, index in KEYPOINT_INDEX.items():
         points[:, index] = clip.keypoint(name)[:frames] @ Y_UP_TO_Z_UP  # z up -> y up
     return [",\t".join(f"{v:.5f}" for v in row.reshape(-1)) for row in points]
+
+
+def tiny_config(robots=("default",)) -> dict:
+    """tests/config/tiny.yaml over the sections of config/config.yaml (so that, as config/config.yaml of a
+    DVC project, every stage finds its params), plus a real dog clip outside every motion from ../shared
+    when it is there."""
+    config = {**yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+              **yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())}
+    config["robots"] = list(robots)
+    if DOG_TROT.is_file():
+        config["clips"]["dog_trot"] = {"source": "ai4animation", "path": str(DOG_TROT), "frames": [0, 30]}
+    return config
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    """A finished run of the real workflow: its working directory (results/, Snakemake's .snakemake/), the
+    config file it ran on, and that config."""
+
+    workdir: Path
+    configfile: Path
+    config: dict
+
+    def copy(self, dest: Path) -> "TinyRun":
+        """A copy to change or rerun (file times and Snakemake's records kept: it is just as up to date)."""
+        shutil.copytree(self.workdir, dest, symlinks=True)
+        return TinyRun(dest, dest / self.configfile.relative_to(self.workdir), copy.deepcopy(self.config))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    """The whole workflow (``rule all``, then ``snakemake --report results/report.html``) on the tiny config,
+    run once per session. Tests that only read it take it as it is; a test that changes its config or
+    files, or reruns jobs in it, works on ``tiny_run.copy(tmp_path / ...)``."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    config = tiny_config()
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    done = run_snakemake(workdir, configfile=configfile)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_snakemake(workdir, "--report", str(workdir / "results" / "report.html"), configfile=configfile)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return TinyRun(workdir, configfile, config)

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jp
 import numpy as np
 import optax
+import pytest
 from brax.training.acme import running_statistics, specs
 
 from conftest import REPO
@@ -26,14 +27,19 @@ from locomimic.train import checkpoints
 from locomimic.train import discriminator as disc_lib
 
 CONFIG = load_config(REPO / "config" / "config.yaml")
+
+# A locomotion env without a motion needs its command range set (null, the default, is the motion's own).
+STANDALONE_ENV = CONFIG["env"] | {"locomotion": CONFIG["env"]["locomotion"] | {"command_low": [0.4, 0.0, 0.0],
+                                                                            "command_high": [0.8, 0.0, 0.0]}}
 ROBOT = REPO / "config" / "robots" / "default.yaml"
 enable_compilation_cache()
 
 
+@pytest.mark.slow
 def test_simulated_and_reference_features_agree(trot_clip):
     """A simulated state set to a reference frame has that frame's features (feet from FK match the clip)."""
     robot = load_robot(ROBOT)
-    env = make_env("locomotion", robot, CONFIG["env"], feature_history=2)
+    env = make_env("locomotion", robot, STANDALONE_ENV, feature_history=2)
     reference = load_reference([trot_clip], robot, 0.02, min_frames=3)
     k = 7
     qpos, qvel = reference.qpos[0, k], reference.qvel[0, k]
@@ -49,6 +55,7 @@ def test_simulated_and_reference_features_agree(trot_clip):
     assert not np.allclose(sample[:, 0], sample[:, 1])  # consecutive frames, not copies
 
 
+@pytest.mark.slow
 def test_reference_state_initialisation_starts_mid_stride_and_evaluation_starts_standing(trot_clip):
     """With reference_init = 1 every episode starts on a reference frame (over the origin, at its
     velocity); the evaluation copy and an env without a reference start from the standing pose."""
@@ -64,15 +71,17 @@ def test_reference_state_initialisation_starts_mid_stride_and_evaluation_starts_
         assert nearest < 1e-5 and np.allclose(q[:2], 0.0)
     assert len({round(float(q[7]), 6) for q in qpos}) > 1  # different frames
     assert np.abs(qvel[:, 0]).mean() > 0.2  # moving at the trot's speed, not standing
-    for standing in (env.without_reference_init(), make_env("locomotion", robot, settings, feature_history=2)):
+    for standing in (env.without_reference_init(), make_env("locomotion", robot, STANDALONE_ENV | {
+            "locomotion": STANDALONE_ENV["locomotion"] | {"reference_init": 1.0}}, feature_history=2)):
         start = jax.jit(jax.vmap(standing.reset))(jax.random.split(jax.random.PRNGKey(0), 8))
         np.testing.assert_allclose(np.asarray(start.data.qvel), 0.0)
         np.testing.assert_allclose(np.asarray(start.data.qpos)[:, 2], robot.qpos_default[2], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_history_follows_steps_and_restarts_after_auto_reset(trot_clip):
     robot = load_robot(ROBOT)
-    settings = CONFIG["env"] | {"episode_length": 3}
+    settings = STANDALONE_ENV | {"episode_length": 3}
     env = make_env("locomotion", robot, settings, feature_history=2)
     batched = make_training_env(env, settings, 2, seed=0)
     state = jax.jit(batched.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
@@ -149,8 +158,9 @@ def start_params(observation_size: int, seed: int = 7):
     return normalizer, networks.policy_network.init(keys[1]), networks.value_network.init(keys[2])
 
 
+@pytest.mark.slow
 def test_amp_starts_from_bc_trains_logs_the_discriminator_and_continues_a_finished_run(trot_clip, tmp_path):
-    size = make_env("locomotion", load_robot(ROBOT), CONFIG["env"]).observation_size
+    size = make_env("locomotion", load_robot(ROBOT), STANDALONE_ENV).observation_size
     init = tmp_path / "bc" / "policy.params"
     save_policy_params(init, start_params(size + 1))
     done = subprocess.run(amp_command(trot_clip, tmp_path, TINY) + ["--init", str(init)], capture_output=True, text=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
+import shutil
 import signal
 import stat
 import subprocess
@@ -105,15 +107,18 @@ def write_config(tmp_path, text: str):
         ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\ntrain: {ppo: {num_envs: 100}}\n",
          "train.ppo.batch_size: batch_size * num_minibatches (256 * 8 = 2048) must be a multiple of num_envs (100)"),
         ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\n"
-         "env: {locomotion: {command_low: [0.9, 0, 0]}}\n",
+         "env: {locomotion: {command_low: [0.9, 0, 0], command_high: [0.8, 0, 0]}}\n",
          "env.locomotion.command_low[0]: 0.9 is above command_high[0] = 0.8"),
+        ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\n"
+         "env: {locomotion: {command_high: [0.8, 0, 0]}}\n",
+         "env.locomotion.command_high: is set but command_low is not"),
         ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\n"
          "demos: {expert: policy, policy_path: nosuch.params}\n",
          "demos.policy_path: the demonstrations' expert policy: no such file nosuch.params"),
     ],
     ids=["unknown-robot", "negative-speed", "wrong-type", "bad-enum", "missing-path", "out-of-range", "typo",
          "motion-unknown-clip", "no-clips", "clip-file-missing", "clip-path-directory", "ppo-batch",
-         "command-range", "expert-file-missing"],
+         "command-range", "command-half-range", "expert-file-missing"],
 )
 def test_bad_config_stops_the_workflow_before_any_job(tmp_path, config, message):
     """The workflow and ``check-config`` reject the same configs with the same line (locomimic.preflight)."""
@@ -273,3 +278,144 @@ def test_a_truncated_retargeted_clip_is_one_line(tmp_path, trot_clip):
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: {clip}: not a readable retargeted clip")
     assert not (tmp_path / "eval").exists() or list((tmp_path / "eval").iterdir()) == []
+
+
+# Bad files met by later stages, through the real workflow. One tiny upstream run (a retargeted trot and
+# a PPO-from-scratch run checkpointed at 0, 640 and 1280 env steps) is made once per module; each case
+# copies its results/, plants its bad file where the workflow reads it and runs just the one job that
+# reads it (--allowed-rules keeps Snakemake from redoing the upstream jobs, whatever their mtimes).
+
+RUN = "results/train/default/trot/ppo_scratch/seed0"  # the training run's folder
+CLIP = "results/retarget/default/trot.npz"
+TRAIN_LOG = "results/logs/train/default/trot/ppo_scratch/seed0.log"
+TRAIN_OUTPUTS = [f"{RUN}/policy.params", f"{RUN}/metrics.csv", f"{RUN}/summary.json"]
+EVAL = "results/eval/default/trot/ppo_scratch/seed0"
+DEMOS = ["results/demos/default/trot.npz", "results/demos/default/trot.json"]
+
+
+@pytest.fixture(scope="module")
+def upstream(tiny_run):
+    """(workdir, config) of the session's tiny workflow run (conftest ``tiny_run``), whose ppo_scratch run
+    the cases below damage, in copies of its results."""
+    assert [p.name for p in checkpoint_dirs(tiny_run.workdir)] == [f"{step:012d}" for step in (0, 640, 1280)]
+    return tiny_run.workdir, tiny_run.config
+
+
+def checkpoint_dirs(workdir):
+    return sorted((workdir / RUN / "checkpoints").glob("[0-9]" * 12))
+
+
+def truncate_newest_checkpoint(workdir):
+    """Cut the newest checkpoint's largest data file in half, as a killed copy or a full disk leaves it."""
+    data = max((checkpoint_dirs(workdir)[-1] / "ocdbt.process_0" / "d").iterdir(), key=lambda f: f.stat().st_size)
+    os.truncate(data, data.stat().st_size // 2)
+
+
+def garble_every_checkpoint(workdir):
+    for path in checkpoint_dirs(workdir):
+        (path / "_METADATA").write_bytes(bytes(range(128, 256)))  # not UTF-8
+
+
+def plant_nan_policy(workdir):
+    """The training run's own policy with one weight NaN, as a diverged run would have left it."""
+    import jax
+
+    from locomimic.policy import load_policy_params, save_policy_params
+
+    path = workdir / RUN / "policy.params"
+    normalizer, policy, value = load_policy_params(path)
+    leaves, tree = jax.tree_util.tree_flatten(policy)
+    leaves[0] = np.array(leaves[0])
+    leaves[0].flat[0] = np.nan
+    save_policy_params(path, (normalizer, jax.tree_util.tree_unflatten(tree, leaves), value))
+
+
+def truncate_clip(workdir):
+    clip = workdir / CLIP
+    clip.write_bytes(clip.read_bytes()[:-100])
+
+
+def plant_expert_for_another_env(workdir):
+    from locomimic.policy import save_policy_params
+
+    save_policy_params(workdir / "expert.params", brax_params())  # 8 observations, 4 actions
+
+
+@contextlib.contextmanager
+def files_up_to(size: int):
+    """Writes past ``size`` bytes fail as on a full disk (EFBIG instead of ENOSPC) in the processes started
+    meanwhile (Python ignores SIGXFSZ, so the write fails instead of killing the job)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def fill_the_disk(workdir):
+    """128 KiB: Snakemake's own files and the job's log stay well below it, policy.params (~800 KiB) does not."""
+    return files_up_to(128 * 1024)
+
+
+TRAIN_AGAIN = (f"{RUN}/summary.json", "--forcerun", "train", "--allowed-rules", "train")
+# Each case: (plant the bad input, returning a context to run snakemake in if it needs one; config changes;
+# snakemake's arguments; the file the error names; the error; the outputs it leaves absent). A warning
+# case names no file: the job succeeds and its log has the lines given (Snakemake shows only failed jobs'
+# logs, so these are not on the terminal).
+DOWNSTREAM_CASES = [
+    pytest.param(plant_nan_policy, {}, (f"{EVAL}/metrics.json", "--allowed-rules", "evaluate"), f"{RUN}/policy.params",
+                 "holds non-finite (NaN or inf) parameters: the run that wrote them diverged",
+                 [f"{EVAL}/metrics.json", f"{EVAL}/episodes.csv", f"{EVAL}/trajectory.npz"], id="nan-policy-evaluate"),
+    pytest.param(truncate_clip, {}, (DEMOS[0], "--allowed-rules", "demos"), CLIP, "not a readable retargeted clip",
+                 DEMOS, id="truncated-clip-demos"),
+    pytest.param(plant_expert_for_another_env, {"demos": {"expert": "policy", "policy_path": "expert.params"}},
+                 (DEMOS[0], "--allowed-rules", "demos"), "expert.params",
+                 "made for observations of size 8 and 4 actions, but the environment has 98 and 12", DEMOS,
+                 id="wrong-size-expert-demos"),
+    pytest.param(fill_the_disk, {}, TRAIN_AGAIN, f"{RUN}/policy.params", "cannot write the file: File too large",
+                 TRAIN_OUTPUTS, id="full-disk-train"),
+    # The run asks for 640 steps now: the checkpoint at 640 ends it once the damaged newest one is set aside.
+    pytest.param(truncate_newest_checkpoint, {"train": {"num_timesteps": 640}}, TRAIN_AGAIN, None,
+                 (f"WARNING damaged checkpoint {RUN}/checkpoints/000000001280: ValueError: OUT_OF_RANGE",
+                  f"INFO resuming from checkpoint {RUN}/checkpoints/000000000640 (step 640)"), [],
+                 id="damaged-newest-checkpoint-resumes"),
+    # With no good checkpoint left the run starts over (and trains 640 steps): a warning, not an error.
+    pytest.param(garble_every_checkpoint, {"train": {"num_timesteps": 640}}, TRAIN_AGAIN, None,
+                 tuple(f"WARNING damaged checkpoint {RUN}/checkpoints/{step:012d}: UnicodeDecodeError"
+                       for step in (1280, 640, 0))
+                 + (f"WARNING no checkpoint in {RUN}/checkpoints could be loaded: training starts over from step 0",),
+                 [], id="every-checkpoint-damaged-starts-over"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("plant", "changes", "args", "source", "message", "absent"), DOWNSTREAM_CASES)
+def test_bad_files_met_by_later_jobs_through_the_workflow(upstream, tmp_path, plant, changes, args, source, message,
+                                                           absent):
+    """A later stage's one-line error (the file, what was expected) reaches the terminal where snakemake
+    runs, and nothing is left of the job's outputs; damaged checkpoints only warn, in the job's log."""
+    import yaml
+
+    workdir, config = upstream
+    shutil.copytree(workdir / "results", tmp_path / "results")  # keeps the mtimes: nothing upstream is outdated
+    config = {**config, **{section: {**config.get(section, {}), **values} for section, values in changes.items()}}
+    configfile = write_config(tmp_path, yaml.safe_dump(config))
+    with plant(tmp_path) or contextlib.nullcontext():
+        done = run_snakemake(tmp_path, *args, configfile=configfile)
+    terminal = done.stdout + done.stderr
+    assert "Using workflow specific profile" in terminal
+    if source is None:  # warnings: the job runs to the end
+        assert done.returncode == 0, terminal[-3000:]
+        log = (tmp_path / TRAIN_LOG).read_text()
+        for line in message:
+            assert line in log, log[-3000:]
+        assert json.loads((tmp_path / RUN / "summary.json").read_text())["steps"] == 640
+        return
+    assert done.returncode != 0
+    lines = [line.strip() for line in terminal.splitlines() if line.strip().startswith(f"error: {source}: ")]
+    assert lines and message in lines[-1], terminal[-3000:]
+    assert "Traceback" not in terminal
+    for output in absent:
+        assert not (tmp_path / output).exists(), output
+        assert not list((tmp_path / output).parent.glob(".*.tmp")), output  # no temporary file left behind

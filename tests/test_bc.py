@@ -19,6 +19,7 @@ from locomimic.demos import generate_demos, load_demos
 from locomimic.demos.experts import reference_tracker
 from locomimic.envs.rollout import rollout
 from locomimic.envs import make_env
+from locomimic.envs.locomotion import command_range
 from locomimic.errors import LocomimicError
 from locomimic.io import save_npz
 from locomimic.jaxcache import enable_compilation_cache
@@ -72,8 +73,9 @@ def test_demos_label_each_sample_with_the_command_its_clip_answers(env, demos):
     np.testing.assert_allclose(data.commands, np.broadcast_to(command, data.commands.shape), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_locomotion_bc_learns_the_gait_from_the_same_demos(env, demos):
-    locomotion = make_env("locomotion", env.robot, CONFIG["env"])
+    locomotion = make_env("locomotion", env.robot, CONFIG["env"], reference=env.reference)
     data = locomotion_demos(load_demos(demos[0]), locomotion.proprioception_size)
     assert data.observations.shape == (16 * 60, locomotion.observation_size)
     # The cut is what the locomotion task observes: its proprioception of the same state, then the command.
@@ -82,14 +84,15 @@ def test_locomotion_bc_learns_the_gait_from_the_same_demos(env, demos):
     np.testing.assert_allclose(state.obs[:locomotion.proprioception_size], proprioception, atol=1e-6)
     np.testing.assert_array_equal(data.observations[:, -3:], data.commands)
 
-    task = CONFIG["env"]["locomotion"]
+    commands = command_range(CONFIG["env"]["locomotion"], env.reference)  # the motion's, widened by the margin
+    np.testing.assert_allclose(np.subtract(commands[1], commands[0]), [0.4, 0.0, 0.0], atol=1e-9)
     result = train_bc(data, POLICY, {**CONFIG["bc"], "batch_size": 128, "max_epochs": 150, "patience": 20}, seed=0,
-                      normalizer_fn=command_normalizer(task["command_low"], task["command_high"]))
+                      normalizer_fn=command_normalizer(*commands))
     assert result.metrics["validation_r2"] >= 0.8  # the phase it is no longer told is readable from the joints
     # The command inputs are normalised over the task's command range, not the demos' single command
     # (whose std would be brax's floor of 1e-6, turning any other command into a saturating input).
     normalizer = result.params[0]
-    np.testing.assert_allclose(normalizer.mean[-3:], [0.6, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(normalizer.mean[-3:], env.reference.mean_command, atol=1e-6)
     np.testing.assert_allclose(normalizer.std[-3:], [0.4 / np.sqrt(12), 1.0, 1.0], rtol=1e-5)
 
 
@@ -115,6 +118,7 @@ def test_bc_parameters_restore_into_brax_ppo(env, demos, bc, tmp_path):
     np.testing.assert_allclose(np.asarray(ppo_actions), np.asarray(bc_actions), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_rollouts_of_one_policy_shape_trace_once(env, bc):
     """Parameter sets of one policy (the style curve's AMP checkpoints) share one traced rollout program."""
     traces = []
@@ -179,6 +183,7 @@ def test_missing_or_corrupt_policy_file(tmp_path):
         load_policy_params(tmp_path / "bad.params")
 
 
+@pytest.mark.slow
 def test_a_standing_motion_has_no_speed_ratio(env):
     """A clip standing still asks for 0 m/s: the closed-loop check's speed ratio is undefined (null in
     its JSON), not a NaN that fails the bc job when it saves its metrics."""

@@ -97,6 +97,7 @@ def warnings_naming(caplog, path) -> list[str]:
             if r.name == "locomimic" and r.levelno == logging.WARNING and str(path) in r.getMessage()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage, error", DAMAGES)
 def test_damaged_newest_checkpoint_is_set_aside(ppo, run_copy, caplog, damage, error):
     """The run already reached 320 steps, so resuming is all the rerun has to do."""
@@ -110,6 +111,8 @@ def test_damaged_newest_checkpoint_is_set_aside(ppo, run_copy, caplog, damage, e
     assert f"resuming from checkpoint {step_dir(run_copy, 320)} (step 320)" in caplog.text
     assert result["resumed_from"] == 320 and result["steps"] == 320
     assert [int(row["step"]) for row in metrics(run_copy)] == [0, 320]
+    # The kept rows come back as training wrote them (numbers), although nothing was left to train.
+    assert result["rows"][-1]["step"] == 320 and isinstance(result["rows"][-1]["episode_reward"], float)
     # A second rerun finds nothing damaged any more.
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="locomimic"):
@@ -117,6 +120,7 @@ def test_damaged_newest_checkpoint_is_set_aside(ppo, run_copy, caplog, damage, e
     assert not [r for r in caplog.records if r.name == "locomimic" and r.levelno >= logging.WARNING]
 
 
+@pytest.mark.slow
 def test_resume_after_damage_trains_on_with_cumulative_metrics(ppo, trained, run_copy, caplog):
     """A truncated newest checkpoint: training redoes 320 -> 640, with one metrics row per step and a
     wall time that goes on from the kept rows instead of restarting at 0."""

@@ -44,7 +44,7 @@ def test_a_users_config_plans_only_its_own_clips_and_motions(tmp_path):
     assert set(re.findall(r"motion=(\w+)", done.stdout)) == {"my_walk"}
     jobs = planned_jobs(tmp_path, configfile)
     assert jobs["gait_clip"] == jobs["retarget"] == jobs["demos"] == 1
-    assert jobs["train"] == 3  # train.algos from the schema's defaults
+    assert jobs["train"] == jobs["export"] == jobs["sim2sim"] == 3  # train.algos from the schema's defaults
 
 
 def test_without_configfile_the_default_run_is_planned(tmp_path):
@@ -67,7 +67,8 @@ def test_schema_defaults_are_the_default_runs_settings():
     """config/config.yaml only names the run: everything else it used to set is now the schema's default."""
     config = load_config(DEFAULT)
     assert config["train"]["num_timesteps"] == 1_500_000 and config["train"]["ppo"]["num_updates_per_batch"] == 2
-    assert config["env"]["locomotion"]["command_low"] == [0.4, 0.0, 0.0]
+    assert config["env"]["locomotion"]["command_low"] is None  # the motion's own commands ...
+    assert config["env"]["locomotion"]["command_margin"] == [0.2, 0.0, 0.0]  # ... widened by this
     assert config["retarget"]["ik"]["solver"] == "daqp"
 
 
@@ -169,7 +170,8 @@ def test_a_locomotion_setting_touches_only_the_locomotion_jobs(tmp_path):
     changed, added = changed_jobs(tmp_path, lambda config: config["env"].update(locomotion={"tracking_sigma": 0.3}))
     assert not added
     assert changed == {"results/logs/bc/default/trot.locomotion.log", "results/logs/train/default/trot/amp/seed0.log",
-                       "results/logs/evaluate/default/trot/amp/seed0.log"}, changed
+                       "results/logs/evaluate/default/trot/amp/seed0.log", "results/logs/export/default/trot/amp/seed0.log",
+                       "results/logs/sim2sim/default/trot/amp/seed0.log"}, changed
     (tmp_path / "imitation").mkdir()
     changed, _ = changed_jobs(tmp_path / "imitation", lambda config: config["env"].update(imitation={"max_root_error": 0.4}))
     assert not any("amp" in log or "locomotion" in log for log in changed) and changed, changed

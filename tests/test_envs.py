@@ -22,6 +22,10 @@ from locomimic.retarget import retarget_clip
 from locomimic.robots import load_robot
 
 CONFIG = load_config(REPO / "config" / "config.yaml")
+
+# A locomotion env without a motion needs its command range set (null, the default, is the motion's own).
+STANDALONE_ENV = CONFIG["env"] | {"locomotion": CONFIG["env"]["locomotion"] | {"command_low": [0.4, 0.0, 0.0],
+                                                                            "command_high": [0.8, 0.0, 0.0]}}
 QUADRUPEDS = ["default", "unitree_go2", "google_barkour_vb"]  # robot files; the last two need ../shared
 enable_compilation_cache()
 
@@ -53,6 +57,7 @@ def assert_finite_state(state, observation_size):
         assert np.isfinite(np.asarray(value)).all(), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("robot_name", QUADRUPEDS)
 def test_imitation_env_resets_and_steps(request, retargeted, robot_name):
     robot = robot_named(request, robot_name)
@@ -74,10 +79,11 @@ def test_imitation_env_resets_and_steps(request, retargeted, robot_name):
     assert terms["reward/pose"] > 0.3 and float(state.done) == 0.0  # following the reference
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("robot_name", ["default", "unitree_go2"])
 def test_locomotion_env_stands_under_its_pd_law(request, robot_name):
     robot = robot_named(request, robot_name)
-    env = make_env("locomotion", robot, CONFIG["env"])
+    env = make_env("locomotion", robot, STANDALONE_ENV)
     reset, step = jax.jit(env.reset), jax.jit(env.step)
     state = reset(jax.random.PRNGKey(1))
     assert_finite_state(state, 3 * 12 + 6 + 3)
@@ -95,7 +101,7 @@ def test_robot_file_mjx_options_reach_the_motor_model(request):
     """Go2's mjx section: 4 ms steps (5 substeps per control step), one solver iteration without
     Euler's implicit damping, Menagerie's elliptic cone kept, feet-only contacts."""
     robot = robot_named(request, "unitree_go2")
-    env = make_env("locomotion", robot, CONFIG["env"])
+    env = make_env("locomotion", robot, STANDALONE_ENV)
     model = env.mj_model
     assert robot.model.opt.timestep == 0.002 and model.opt.timestep == 0.004 and env.n_substeps == 5
     assert model.opt.iterations == 1 and model.opt.ls_iterations == 5
@@ -125,12 +131,13 @@ def assert_stood(robot, qpos, qvel, up):
     assert np.abs(qvel).max() < 0.05, f"still moving: max |qvel| {np.abs(qvel).max(axis=1)}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("robot_name", QUADRUPEDS)
 def test_robot_stands_in_mjx_with_its_robot_file_settings(request, robot_name):
     """The robot file's mjx settings (timestep, solver, contacts) keep the robot standing under its PD
     law for 3 s, also from perturbed starts: one solver iteration is only safe with the right options."""
     robot = robot_named(request, robot_name)
-    env = make_env("locomotion", robot, CONFIG["env"])
+    env = make_env("locomotion", robot, STANDALONE_ENV)
     qpos, qvel = standing_starts(robot, env.mj_model.nv, 4)
     data = jax.jit(jax.vmap(env.make_data))(jp.asarray(qpos), jp.asarray(qvel))  # eager, it takes ~40 s
     gains, targets = {"kp_scale": jp.ones(()), "kd_scale": jp.ones(())}, jp.asarray(robot.default_joints)
@@ -161,6 +168,7 @@ def test_motor_model_stands_in_mujoco_c(request, robot_name):
     assert_stood(robot, qpos, qvel, up)
 
 
+@pytest.mark.slow
 def test_domain_randomisation_gives_each_environment_its_own_model(retargeted):
     robot = load_robot(REPO / "config" / "robots" / "default.yaml")
     env = make_env("imitation", robot, CONFIG["env"], [retargeted(robot)])
@@ -175,6 +183,7 @@ def test_domain_randomisation_gives_each_environment_its_own_model(retargeted):
     assert len(set(np.asarray(state.info["kp_scale"]).round(6))) == 4  # per-episode PD gains
 
 
+@pytest.mark.slow
 def test_reference_origin_syncs_to_the_robot_and_auto_reset_restarts_the_reference(retargeted):
     """Every sync_interval the reference moves onto the robot's root and heading; after brax's auto-reset (which
     keeps info) the reference starts over with the cached first state instead of running on."""
@@ -239,3 +248,20 @@ def test_clip_retargeted_for_another_robot(request, retargeted):
     save_npz(arrays_path.with_name("other.npz"), renamed)
     with pytest.raises(LocomimicError, match="made for other joints"):
         make_env("imitation", go2, CONFIG["env"], [arrays_path.with_name("other.npz")])
+
+
+def test_locomotion_commands_default_to_the_motions_own(request, trot_clip):
+    """Null command_low/high (the default) is the box around the motion's clips' commands, widened by
+    command_margin: AMP on a 1.4 m/s dog walk trains at 1.2-1.6 m/s, not at the generated trot's speeds.
+    Set ranges win; a locomotion env without a motion must be given them."""
+    from locomimic.envs.locomotion import command_range
+
+    reference = load_reference([trot_clip], robot_named(request, "default"), 0.02)
+    task = CONFIG["env"]["locomotion"]
+    low, high = command_range(task, reference)
+    mean = reference.mean_command
+    np.testing.assert_allclose(low, np.subtract(mean, task["command_margin"]), atol=1e-9)
+    np.testing.assert_allclose(high, np.add(mean, task["command_margin"]), atol=1e-9)
+    assert command_range(STANDALONE_ENV["locomotion"], reference) == ([0.4, 0.0, 0.0], [0.8, 0.0, 0.0])
+    with pytest.raises(LocomimicError, match="command_low/command_high are null"):
+        command_range(task, None)

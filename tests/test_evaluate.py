@@ -15,8 +15,10 @@ from conftest import REPO, run_locomimic
 from locomimic.errors import LocomimicError
 from locomimic.evaluate.aggregate import aggregate
 from locomimic.evaluate.metrics import GRAVITY, METRICS, episode_metrics, mean_ci
-from locomimic.evaluate.policies import locomotion_command, motion_speed, task_for
+from locomimic.envs.reference import load_reference
+from locomimic.evaluate.policies import locomotion_command, task_for
 from locomimic.policy import check_params
+from locomimic.robots import load_robot
 
 DT = 0.02
 
@@ -62,6 +64,23 @@ def test_metrics_measure_what_they_say():
     assert m["foot_slip"] == pytest.approx([0.0, 0.0])
 
 
+def test_bc_closed_loop_check_uses_the_evaluations_definitions():
+    """BC's check against its expert and the evaluate stage give one policy the same survival and joint
+    RMSE (one definition: RMS over the episode of the per-step RMS over joints, first episodes only)."""
+    from locomimic.bc.evaluate import first_episode_stats
+
+    record = walking_record(fall_at=2)
+    rng = np.random.default_rng(0)
+    record["joint_qpos"] = record["ref_joint_qpos"] + rng.normal(0.0, 0.2, record["ref_joint_qpos"].shape)
+    record["joint_error"] = np.sqrt(((record["joint_qpos"] - record["ref_joint_qpos"]) ** 2).mean(axis=-1))
+    record["root_error"] = np.zeros_like(record["rewards"])
+    m = episode_metrics(record, "imitation", DT, 12.0, foot_radius=0.02)
+    stats = first_episode_stats(record, DT)
+    assert stats["joint_rmse_mean"] == pytest.approx(m["joint_rmse"].mean(), rel=1e-12)
+    assert stats["survival_rate"] == m["survival_rate"].mean()
+    assert stats["survival_time_mean"] == pytest.approx(m["survival_time"].mean())
+
+
 def test_undefined_metrics_are_nan_not_errors():
     record = walking_record(speed=0.0)
     record["feet"][..., 2] = 0.3  # feet in the air: no contact, no slip to measure
@@ -95,6 +114,7 @@ def test_aggregate_over_seeds_or_over_episodes():
                                                                         "low": 1.5, "high": 2.5}
     assert [row["policy"] for row in rows] == ["ppo", "bc"]
     assert rows[1]["return"] == "2" and rows[1]["return_ci95"] == "0.5" and rows[1]["seeds"] == 1
+    assert {row["simulator"] for row in rows} == {"mjx"}  # the evaluate stage's runs (sim-to-sim: test_sim2sim.py)
     assert set(document["definitions"]) == set(METRICS)
 
 
@@ -105,10 +125,13 @@ def test_task_of_each_policy():
 
 
 def test_locomotion_command_follows_the_motion(trot_clip):
-    speed = motion_speed([trot_clip])
-    assert 0.4 < speed < 0.8  # the generated trot walks at 0.6 m/s
-    assert locomotion_command([trot_clip], {"command": None}) == [speed, 0.0, 0.0]
-    assert locomotion_command([trot_clip], {"command": [0.3, 0.0, 0.1]}) == [0.3, 0.0, 0.1]
+    """One notion of the motion's command: what locomotion BC is checked on, AMP evaluated on, and the
+    centre of the range AMP trains on (``command_range``)."""
+    reference = load_reference([trot_clip], load_robot(REPO / "config" / "robots" / "default.yaml"), 0.02)
+    command = locomotion_command(reference, {"command": None})
+    assert command == reference.mean_command
+    assert 0.55 < command[0] < 0.65 and abs(command[1]) < 0.05 and abs(command[2]) < 0.1  # the 0.6 m/s trot
+    assert locomotion_command(reference, {"command": [0.3, 0.0, 0.1]}) == [0.3, 0.0, 0.1]
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +163,7 @@ def test_a_policy_for_another_robot_is_refused_naming_its_file(small_policy):
         check_params(params, path, 10, 4, {**settings, "policy_hidden_layers": [16, 16]})
 
 
+@pytest.mark.slow
 def test_evaluating_a_corrupt_or_mismatched_checkpoint_fails_with_one_line(small_policy, trot_clip, tmp_path):
     corrupt = tmp_path / "corrupt.params"
     corrupt.write_bytes(b"not a pickle")

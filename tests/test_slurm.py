@@ -5,6 +5,10 @@ snakemake-executor-plugin-slurm. Needs root and apt-get (Debian/Ubuntu); skipped
 The test node advertises what the profile asks of a cluster's GPU node (16 CPUs, 64 GB, one GPU GRES whose
 device file is /dev/null), so the profile's sbatch requests are scheduled as written while
 the jobs themselves run on this machine's CPUs.
+
+The workflow test reuses the session's tiny run (conftest ``tiny_run``): in a copy of it one training run's
+evaluation is removed and forced to run again, and Snakemake submits that job (a GPU job) and every job
+downstream of it, up to the report pages, through sbatch.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import REPO
 
@@ -68,27 +71,24 @@ def test_cluster_runs_a_job_and_accounts_for_it(slurm):
     assert rows == [[job, "COMPLETED", "0:0"]]
 
 
-def test_tiny_workflow_through_slurm_profile(slurm, tmp_path):
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    # tests/config/tiny.yaml with one training algorithm: every rule still runs, in fewer jobs.
-    config = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())
-    config["train"]["algos"] = ["ppo"]
-    configfile = tmp_path / "tiny.yaml"
-    configfile.write_text(yaml.safe_dump(config))
+def test_tiny_workflow_through_slurm_profile(slurm, tiny_run, tmp_path):
+    run = tiny_run.copy(tmp_path / "run")
+    workdir = run.workdir
+    evaluation = workdir / "results" / "eval" / "default" / "trot" / "ppo" / "seed0"
+    shutil.rmtree(evaluation)  # and, as its consumers are up to date, --forcerun makes it again
     env = {**slurm, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{slurm['PATH']}",
            "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--profile", str(REPO / "profiles" / "slurm"),
-               "--configfile", str(configfile),
+               "--configfile", str(run.configfile),
+               "--forcerun", str((evaluation / "metrics.json").relative_to(workdir)),
                "--jobs", "2",  # the machine behind the test node has few cores
                "--slurm-init-seconds-before-status-checks", "5", "--seconds-between-status-checks", "5",
                "--slurm-keep-successful-logs"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=3000)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-6000:]
-    assert (workdir / "results" / "eval" / "metrics.json").is_file()
-    assert (workdir / "results" / "train" / "default" / "trot" / "ppo" / "seed0" / "policy.params").is_file()
+    assert (evaluation / "metrics.json").is_file() and (workdir / "results" / "eval" / "metrics.json").is_file()
 
     # Every job Snakemake ran went through sbatch: its SLURM id is in the log, and sacct has it COMPLETED
     # under this run's name, with the rule in the job comment.
@@ -100,9 +100,11 @@ def test_tiny_workflow_through_slurm_profile(slurm, tmp_path):
     assert all(row[2] == "COMPLETED" for row in rows), rows
     if names:
         assert {row[1] for row in rows} <= names
-    rules = {re.sub(r"^rule_([a-z_]+?)(_wildcards_.*)?$", r"\1", row[3]) for row in rows}
-    assert {"gait_clip", "retarget", "demos", "bc", "train", "evaluate", "eval_summary", "render_policy"} <= rules
-    # The profile's GPU request reached SLURM: training held the node's GPU.
-    train = [row for row in rows if row[3].startswith("rule_train")]
-    assert train and all("gres/gpu=1" in row[4] for row in train), train
-    assert list((workdir / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
+    # Exactly the jobs downstream of the removed evaluation: the rest of the run was up to date.
+    rules = sorted(re.sub(r"^rule_([a-z_0-9]+?)(_wildcards_.*)?$", r"\1", row[3]) for row in rows)
+    assert rules == ["eval_summary", "evaluate", "evaluation_table", "plot_evaluation", "policy_videos",
+                     "render_policy"], rules
+    # The profile's GPU request reached SLURM: the evaluation held the node's GPU.
+    evaluate = [row for row in rows if row[3].startswith("rule_evaluate")]
+    assert evaluate and all("gres/gpu=1" in row[4] for row in evaluate), evaluate
+    assert list((workdir / ".snakemake" / "slurm_logs" / "rule_evaluate").rglob("*.log"))

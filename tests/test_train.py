@@ -23,6 +23,7 @@ from locomimic.train import checkpoints
 from locomimic.train.ppo import train_ppo
 from locomimic.train.run import TrainingDiverged
 
+pytestmark = pytest.mark.slow  # every test trains
 CONFIG = load_config(REPO / "config" / "config.yaml")
 TINY_PPO = {"num_envs": 8, "batch_size": 8, "num_minibatches": 2, "unroll_length": 5, "num_updates_per_batch": 1,
             "num_eval_envs": 4}

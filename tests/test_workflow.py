@@ -1,8 +1,10 @@
 """The real Snakemake workflow on a tiny config: outputs, evaluation, videos, the report, make-style
 reruns, reproducibility, lint.
 
-One tiny workflow run (the module fixture ``finished``) serves the tests that read its outputs; they
-are defined, and so run, before the test that changes its config and reruns parts of it.
+The session's tiny workflow run (``tiny_run`` in conftest.py, shared with the DVC and SLURM tests) is
+copied once for this module (``finished``); the tests that read its outputs are defined, and so run, before
+the test that changes the copy's config and reruns parts of it. Every test that runs the workflow is
+marked ``slow``.
 """
 
 from __future__ import annotations
@@ -16,39 +18,33 @@ import re
 import pytest
 import yaml
 
-from conftest import DOG_MOCAP, REPO, planned_jobs, run_snakemake
+from conftest import DOG_TROT, REPO, planned_jobs, run_locomimic, run_snakemake
+from conftest import tiny_config as tiny_config_dict
 from test_render import assert_video
-
-DOG_TROT = DOG_MOCAP / "dog_trot_joint_pos.txt"
 
 
 def tiny_config(tmp_path, robots=("default",)):
-    """tests/config/tiny.yaml, plus a real dog clip from ../shared when it is there."""
-    config = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())
-    config["robots"] = list(robots)
-    if DOG_TROT.is_file():
-        config["clips"]["dog_trot"] = {"source": "ai4animation", "path": str(DOG_TROT), "frames": [0, 30]}
+    """The tiny config (conftest.tiny_config: tests/config/tiny.yaml, plus a real dog clip from ../shared
+    when it is there) for ``robots``, written to ``tmp_path``."""
+    config = tiny_config_dict(robots)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path, config
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """(workdir, configfile, config) of a finished tiny run with its report written."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    configfile, config = tiny_config(workdir)
-    done = run_snakemake(workdir, configfile=configfile)
-    assert done.returncode == 0, done.stderr[-3000:]
-    done = run_snakemake(workdir, "--report", str(workdir / "results" / "report.html"), configfile=configfile)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return workdir, configfile, config
+def finished(tiny_run, tmp_path_factory):
+    """(workdir, configfile, config) of a finished tiny run with its report written: this module's copy of
+    the session's run, which its tests may change."""
+    run = tiny_run.copy(tmp_path_factory.mktemp("tiny") / "run")
+    return run.workdir, run.configfile, run.config
 
 
 def policies(config):
     return config.get("evaluate", {}).get("baselines", ["bc", "reference"]) + config["train"]["algos"]
 
 
+@pytest.mark.slow
 def test_every_policy_and_baseline_has_finite_metrics(finished):
     workdir, _, config = finished
     results = workdir / "results" / "eval"
@@ -66,16 +62,19 @@ def test_every_policy_and_baseline_has_finite_metrics(finished):
                 assert math.isfinite(run["metrics"][name]["mean"]), (policy, name)
             assert run["episodes"] == config["evaluate"]["episodes"]
     document = json.loads((results / "metrics.json").read_text())
-    assert sorted(document["results"]["default"]["trot"]) == sorted(expected)
+    algos = config["train"]["algos"]  # each exported and evaluated in plain MuJoCo too (rule sim2sim)
+    assert sorted(document["results"]["default"]["trot"]) == sorted(expected + [f"{a} (mujoco)" for a in algos])
     with open(results / "summary.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["policy"] for row in rows] == expected
+    assert [row["policy"] for row in rows if row["simulator"] == "mjx"] == expected
+    assert [row["policy"] for row in rows if row["simulator"] == "mujoco"] == algos
     assert all(float(row["survival_time"]) > 0 for row in rows)
     # The reference tracker follows its own reference closely in joint space.
     reference = document["results"]["default"]["trot"]["reference"]["metrics"]
     assert reference["joint_rmse"]["mean"] < 0.2
 
 
+@pytest.mark.slow
 def test_policy_videos_decode_with_the_configured_frames(finished):
     workdir, _, config = finished
     render = config["render"]
@@ -94,6 +93,7 @@ def embedded(report: str, name: str) -> bytes:
     return base64.b64decode(match.group(1))
 
 
+@pytest.mark.slow
 def test_report_contains_the_plots_tables_and_videos(finished):
     workdir, _, config = finished
     report = (workdir / "results" / "report.html").read_text()
@@ -114,6 +114,51 @@ def test_report_contains_the_plots_tables_and_videos(finished):
         assert caption.lower() in report.lower() or caption in report
 
 
+@pytest.mark.slow
+def test_every_trained_policy_is_exported_and_evaluated_in_plain_mujoco(finished):
+    """The ONNX export matches its JAX policy, and its plain-MuJoCo evaluation has the MJX evaluation's
+    metrics on as many episodes, from the same seeds."""
+    workdir, _, config = finished
+    results = workdir / "results"
+    for algo in config["train"]["algos"]:
+        spec = json.loads((results / "export" / "default" / "trot" / algo / "seed0" / "policy.json").read_text())
+        assert spec["policy"]["onnx_check"]["max_abs_difference"] < 1e-5
+        assert (results / "export" / "default" / "trot" / algo / "seed0" / "policy.onnx").stat().st_size > 0
+        mjx = json.loads((results / "eval" / "default" / "trot" / algo / "seed0" / "metrics.json").read_text())
+        mujoco = json.loads((results / "sim2sim" / "default" / "trot" / algo / "seed0" / "metrics.json").read_text())
+        assert mujoco["simulator"] == "mujoco" and set(mujoco["metrics"]) == set(mjx["metrics"]), algo
+        assert (mujoco["episodes"], mujoco["eval_seed"], mujoco["task"]) == (mjx["episodes"], mjx["eval_seed"],
+                                                                            mjx["task"])
+        assert "env steps/s" in (results / "logs" / "sim2sim" / "default" / "trot" / algo / "seed0.log").read_text()
+
+
+@pytest.mark.slow
+def test_play_drives_the_trained_amp_policy_with_a_schedule(finished):
+    """The tiny run's AMP policy played on two segments: the report's format, and tracking when the policy's
+    own MJX evaluation says it tracks its command (the tiny run's 1,280 AMP steps do not make it walk)."""
+    from test_play import segments
+
+    workdir, configfile, config = finished
+    if "amp" not in config["train"]["algos"]:
+        pytest.skip("the tiny config trains no AMP policy")
+    params = workdir / "results" / "train" / "default" / "trot" / "amp" / "seed0" / "policy.params"
+    done = run_locomimic("play", str(params), "--config", str(configfile), "--commands", "0:0.6,0,0 1:0.6,0,0",
+                         "--duration", "2", "--no-video", cwd=workdir)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("segment ")]
+    assert [line[:20] for line in lines] == ["segment 1  0.00-1.00", "segment 2  1.00-2.00"], done.stdout
+    rows = segments(done.stdout)  # the segments the episode reached (segment 1 always: 0.5 s settle)
+    assert rows and [row[:4] for row in rows] == [(1, 0.0, 1.0, 0.6), (2, 1.0, 2.0, 0.6)][:len(rows)], done.stdout
+    evaluated = json.loads((workdir / "results" / "eval" / "default" / "trot" / "amp" / "seed0" / "metrics.json")
+                           .read_text())
+    speed, command = evaluated["metrics"]["speed"]["mean"], evaluated["command"][0]
+    if speed < 0.8 * command:
+        pytest.skip(f"tracking not asserted: the tiny run's AMP policy does not follow its command in its own MJX "
+                    f"evaluation either ({speed:.2f} of {command:.2f} m/s); the report's format was checked")
+    assert len(rows) == 2 and all(abs(achieved - 0.6) < 0.2 for *_, achieved in rows), done.stdout
+
+
+@pytest.mark.slow
 def test_changing_video_settings_rerenders_without_simulating(finished):
     workdir, configfile, config = finished
     configfile.write_text(yaml.safe_dump({**config, "render": {**config["render"], "fps": 5}}))
@@ -123,6 +168,7 @@ def test_changing_video_settings_rerenders_without_simulating(finished):
     configfile.write_text(yaml.safe_dump(config))
 
 
+@pytest.mark.slow
 def test_workflow_end_to_end_with_make_style_reruns(finished):
     tmp_path, configfile, config = finished
     results = tmp_path / "results"
@@ -171,7 +217,7 @@ def test_workflow_end_to_end_with_make_style_reruns(finished):
     from_bc = int("ppo" in config["train"]["algos"]) + int("amp" in config["train"]["algos"])
     locomotion_bc = {"bc_locomotion": 1} if "amp" in config["train"]["algos"] else {}
     assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 1, "bc": 1, **locomotion_bc,
-                                                  "train": algos,
+                                                  "train": algos, "export": algos, "sim2sim": algos,
                                                   "evaluate": evaluated, "render_policy": evaluated,
                                                   "render_retarget": 1, "plot_retarget": 1, "retarget_videos": 1,
                                                   **report}
@@ -180,7 +226,8 @@ def test_workflow_end_to_end_with_make_style_reruns(finished):
     configfile.write_text(yaml.safe_dump({**config, "bc": {**config["bc"], "learning_rate": 0.01}}))
     assert planned_jobs(tmp_path, configfile) == {"bc": 1, **locomotion_bc, "evaluate": 1 + from_bc,
                                                   "render_policy": 1 + from_bc, **report,
-                                                  **({"train": from_bc} if from_bc else {})}
+                                                  **({"train": from_bc, "export": from_bc, "sim2sim": from_bc}
+                                                     if from_bc else {})}
 
     if "dog_trot" in config["clips"]:  # a clip outside every motion: only its own retargeting reruns
         config["clips"]["dog_trot"]["frames"] = [2, 30]
@@ -201,6 +248,7 @@ def test_workflow_end_to_end_with_make_style_reruns(finished):
     assert demos.read_bytes() == first
 
 
+@pytest.mark.slow
 def test_a_real_clip_on_real_quadrupeds_through_the_workflow(tmp_path, menagerie):
     """Every clip retargets onto the three quadrupeds (Barkour's legs are ordered FL, HL, FR, HR in its
     model), and a real dog clip goes through the bootstrapped pipeline on the Go2: PPO from scratch, its
@@ -247,6 +295,6 @@ def test_cli_lists_the_stages():
 
     done = subprocess.run([sys.executable, "-m", "locomimic", "--help"], capture_output=True, text=True)
     assert done.returncode == 0
-    for stage in ("gait", "retarget", "demos", "bc", "train", "evaluate", "eval-summary", "render-policy",
-                  "render-retarget", "plot", "report-page", "check-config"):
+    for stage in ("gait", "retarget", "demos", "bc", "train", "evaluate", "export", "sim2sim", "eval-summary",
+                  "render-policy", "render-retarget", "plot", "report-page", "check-config", "play"):
         assert stage in done.stdout

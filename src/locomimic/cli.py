@@ -101,22 +101,21 @@ def cmd_demos(args) -> None:
 
 
 def _locomotion_bc_env(args, config):
-    """The locomotion task BC is checked on: every episode from a reference frame, the motion's own command."""
-    import numpy as np
-
+    """The locomotion task BC is checked on (every episode from a reference frame, the motion's own
+    command), and the command range the task draws from in training (AMP), which BC's normaliser uses."""
     from locomimic.envs import make_env
+    from locomimic.envs.locomotion import command_range, with_fixed_command
     from locomimic.envs.reference import load_reference
-    from locomimic.envs.locomotion import with_fixed_command
     from locomimic.jaxcache import enable_compilation_cache
     from locomimic.robots import load_robot
 
     enable_compilation_cache()
     robot = load_robot(args.robot)
     reference = load_reference(args.clips, robot, config["env"]["ctrl_dt"])
-    command = np.average(reference.commands, axis=0, weights=reference.lengths)
-    settings = with_fixed_command(config["env"], [float(c) for c in command])
+    settings = with_fixed_command(config["env"], reference.mean_command)
     settings["locomotion"]["reference_init"] = 1.0
-    return make_env("locomotion", robot, settings, reference=reference), settings
+    return (make_env("locomotion", robot, settings, reference=reference), settings,
+            command_range(config["env"]["locomotion"], reference))
 
 
 def cmd_bc(args) -> None:
@@ -141,10 +140,9 @@ def cmd_bc(args) -> None:
     config = _stage_config(args, ("env", "bc", "policy", "seed"))
     data = load_demos(args.demos)
     if args.task == "locomotion":
-        env, eval_settings = _locomotion_bc_env(args, config)
+        env, eval_settings, commands = _locomotion_bc_env(args, config)
         data = locomotion_demos(data, env.proprioception_size)
-        task = config["env"]["locomotion"]
-        normalizer_fn = command_normalizer(task["command_low"], task["command_high"])
+        normalizer_fn = command_normalizer(*commands)
     else:
         env, eval_settings = _imitation_env(args, config), config["env"]
         normalizer_fn = fit_normalizer
@@ -220,7 +218,7 @@ def cmd_train(args) -> None:
     save_policy_params(args.out, result["params"])
     save_csv(args.metrics, result["rows"])
     last = result["rows"][-1] if result["rows"] else {}
-    save_json(args.summary, {"algo": args.algo, "task": algo_task(args.algo), "seed": args.seed,
+    save_json(args.summary, {"algo": args.algo, "task": algo_task(args.algo), "seed": args.seed, "robot": env.robot.name,
                              "steps": result["steps"], "resumed_from": result["resumed_from"],
                              "initialised_from": str(args.init or "scratch"),
                              "observation_size": int(env.observation_size), "action_size": int(env.action_size),
@@ -248,8 +246,7 @@ def cmd_evaluate(args) -> None:
              f", command {setup.command}" if setup.command else "", settings["episodes"], eval_seed)
     per_episode, metrics, record = evaluate_policy(setup, settings["episodes"], eval_seed,
                                                    label=f"evaluate {args.policy}")
-    rows = [{"episode": i, **{name: values[i].item() for name, values in per_episode.items()}}
-            for i in range(settings["episodes"])]
+    rows = _episode_rows(per_episode, settings["episodes"])
     save_trajectory(args.trajectory, episode_trajectory(record, setup.task, setup.env.robot, setup.env.dt, args.clips))
     save_csv(args.episodes, rows)
     save_json(args.out, {"robot": args.robot.stem, "motion": args.motion, "policy": args.policy, "seed": args.seed,
@@ -257,9 +254,7 @@ def cmd_evaluate(args) -> None:
                          "eval_seed": eval_seed, "deterministic": settings["deterministic"],
                          "params": str(args.params) if args.params else None, "metrics": metrics,
                          "per_clip": per_clip_summary(per_episode)})
-    for name, stat in metrics.items():
-        log.info("%-20s %s", name, "n/a" if stat["mean"] is None else
-                 f"{stat['mean']:.4g}" + (f" +- {stat['ci95']:.2g}" if stat["ci95"] is not None else ""))
+    _log_metrics(metrics)
 
 
 def cmd_eval_summary(args) -> None:
@@ -271,6 +266,180 @@ def cmd_eval_summary(args) -> None:
     save_csv(args.csv, rows)
     save_json(args.json, document)
     log.info("aggregated %d runs into %d rows", len(args.runs), len(rows))
+
+
+def cmd_export(args) -> None:
+    """A training run's policy as ONNX (normaliser included) and its runtime spec, the graph checked against JAX."""
+    import numpy as np
+
+    from locomimic.envs import make_env
+    from locomimic.envs.locomotion import command_range
+    from locomimic.envs.reference import load_reference
+    from locomimic.evaluate.policies import read_summary, task_for
+    from locomimic.export.onnx_policy import OnnxPolicy, build_onnx, max_action_difference, save_onnx
+    from locomimic.export.runtime_spec import runtime_spec, save_spec
+    from locomimic.jaxcache import enable_compilation_cache
+    from locomimic.policy import check_params, load_policy_params
+    from locomimic.robots import load_robot
+
+    config = _stage_config(args, ("env", "policy"))
+    enable_compilation_cache()
+    params = load_policy_params(args.params)
+    task = task_for(args.algo, read_summary(args.run_summary))
+    robot = load_robot(args.robot)
+    reference = load_reference(args.clips, robot, config["env"]["ctrl_dt"])
+    env = make_env(task, robot, config["env"], args.clips, reference=reference if task == "locomotion" else None)
+    check_params(params, args.params, env.observation_size, env.action_size, config["policy"])
+    model = build_onnx(params, args.params, name=f"{robot.name}_{args.motion}_{args.algo}_seed{args.seed}")
+    policy = OnnxPolicy(model.SerializeToString(), args.params)
+    mean, std = np.asarray(params[0].mean), np.asarray(params[0].std)  # observations as the policy meets them
+    observations = mean + 2.0 * std * np.random.default_rng(args.seed).standard_normal((1000, len(mean)))
+    difference = max_action_difference(policy, params, config["policy"], observations.astype(np.float32))
+    if not difference <= 1e-4:
+        raise LocomimicError(args.params, f"the ONNX graph's actions differ from the JAX policy's by {difference:.3g} "
+                             "(more than 1e-4): the network is not the one the export builds")
+    command = None
+    if task == "locomotion":
+        low, high = command_range(config["env"]["locomotion"], reference)
+        command = {"trained_low": low, "trained_high": high, "evaluated": reference.mean_command}
+    identity = {"robot": robot.name, "motion": args.motion, "algo": args.algo, "seed": args.seed,
+                "params": str(args.params), "onnx": args.onnx.name,
+                "onnx_check": {"observations": len(observations), "max_abs_difference": difference}}
+    save_onnx(args.onnx, model)
+    save_spec(args.spec, runtime_spec(env, task, config["env"], identity, command))
+    log.info("wrote %s (%d observations -> %d actions, %s task) and %s; ONNX vs JAX max |difference| %.2g on %d "
+             "observations", args.onnx, env.observation_size, env.action_size, task, args.spec, difference,
+             len(observations))
+
+
+def cmd_sim2sim(args) -> None:
+    """The exported policy on the evaluation's seeded episodes in plain MuJoCo: the same metrics as evaluate."""
+    from locomimic.envs import make_env
+    from locomimic.evaluate.episodes import evaluation_env_settings, evaluation_record, per_clip_summary, record_metrics
+    from locomimic.evaluate.mujoco_sim import MujocoEpisodes, run_episodes
+    from locomimic.export.onnx_policy import load_onnx_policy
+    from locomimic.export.runtime_spec import check_spec, load_spec
+    from locomimic.io import save_csv, save_json
+    from locomimic.jaxcache import enable_compilation_cache
+    from locomimic.robots import load_robot
+
+    config = _stage_config(args, ("env", "evaluate"))
+    settings = config["evaluate"]
+    enable_compilation_cache()
+    spec, policy = load_spec(args.spec), load_onnx_policy(args.onnx)
+    robot, task = load_robot(args.robot), spec["policy"]["task"]
+    env_settings, command = evaluation_env_settings(config["env"], settings, task, args.clips, robot)
+    env = make_env(task, robot, env_settings, args.clips)
+    check_spec(spec, args.spec, env, robot.name, task)
+    if (policy.observation_size, policy.action_size) != (env.observation_size, env.action_size):
+        raise LocomimicError(args.onnx, f"maps {policy.observation_size} observations to {policy.action_size} "
+                             f"actions, the environment has {env.observation_size} and {env.action_size}")
+    eval_seed = settings["seed"] + args.seed
+    log.info("sim-to-sim: %s (%s task%s) in plain MuJoCo on %d episodes, seed %d", args.onnx, task,
+             f", command {command}" if command else "", settings["episodes"], eval_seed)
+    start = time.perf_counter()
+    sim = MujocoEpisodes(env, env_settings, settings["episodes"], eval_seed, spec, evaluation_record(env, task),
+                         str(args.spec))
+    record = run_episodes(sim, policy, env_settings["episode_length"], label=f"sim2sim {args.policy}")
+    per_episode, metrics = record_metrics(env, task, record, str(args.onnx))
+    seconds = time.perf_counter() - start
+    save_csv(args.episodes, _episode_rows(per_episode, settings["episodes"]))
+    save_json(args.out, {"robot": robot.name, "motion": args.motion, "policy": args.policy, "seed": args.seed,
+                         "simulator": "mujoco", "task": task, "command": command, "episodes": settings["episodes"],
+                         "eval_seed": eval_seed, "deterministic": True, "onnx": str(args.onnx), "spec": str(args.spec),
+                         "wall_seconds": seconds, "metrics": metrics, "per_clip": per_clip_summary(per_episode)})
+    log.info("%d episodes x %d steps in %.1f s", settings["episodes"], env_settings["episode_length"], seconds)
+    _log_metrics(metrics)
+
+
+def _episode_rows(per_episode: dict, episodes: int) -> list[dict]:
+    return [{"episode": i, **{name: values[i].item() for name, values in per_episode.items()}} for i in range(episodes)]
+
+
+def _log_metrics(metrics: dict) -> None:
+    for name, stat in metrics.items():
+        log.info("%-20s %s", name, "n/a" if stat["mean"] is None else
+                 f"{stat['mean']:.4g}" + (f" +- {stat['ci95']:.2g}" if stat["ci95"] is not None else ""))
+
+
+def cmd_play(args) -> None:
+    """Play a trained policy in plain MuJoCo: a command schedule (locomotion) or a motion frame (imitation),
+    a headless mp4, and per segment the commanded against the achieved velocity."""
+    _headless_gl()
+    from locomimic.config import load_config, robot_config_path
+    from locomimic.jaxcache import enable_compilation_cache
+    from locomimic.play import (ending, env_steps, format_segment, parse_schedule, play, play_trajectory,
+                                policy_origin, segment_report)
+    from locomimic.policy import load_policy_params
+    from locomimic.robots import load_robot
+
+    params = load_policy_params(args.params)
+    origin = policy_origin(args.params)
+    for option, given, found in (("--robot", args.robot, origin.robot), ("--motion", args.motion, origin.motion),
+                                 ("--task", args.task, origin.task)):
+        if given and found and given != found:
+            raise LocomimicError(args.params, f"a policy for {option[2:]} {found!r} (its results folder and run "
+                                 f"summary say so), not {given!r}", location=option)
+        if not (given or found):
+            raise LocomimicError(args.params, f"outside results/train or results/bc, so its {option[2:]} is unknown: "
+                                 f"give {option}", location=option)
+    robot_name, motion, task = args.robot or origin.robot, args.motion or origin.motion, args.task or origin.task
+    if task == "locomotion" and not args.commands:
+        raise LocomimicError(args.params, "a locomotion policy: give a command schedule, e.g. --commands "
+                             "'0:0.3,0,0 4:0.8,0,0'", location="--commands")
+    if task == "imitation" and args.commands:
+        raise LocomimicError(args.params, "an imitation policy follows its motion, not commands: leave out "
+                             "--commands (start it with --clip/--frame), or play a locomotion policy (amp)",
+                             location="--commands")
+    schedule = parse_schedule(args.commands, args.duration) if args.commands else None
+    config = load_config(args.config)
+    robot = load_robot(robot_config_path(config, robot_name, args.config))
+    clips = args.clips or _motion_clips(config, args.config, motion, robot_name, origin.results)
+    enable_compilation_cache()
+    log.info("playing %s (%s task) on %s for %g s, seed %d", args.params, task, robot_name, args.duration, args.seed)
+    env, record = play(params, str(args.params), robot, clips, task, config["env"], config["policy"], args.duration,
+                       args.seed, schedule, args.clip, args.frame)
+    starts = [segment.start for segment in schedule] if schedule else [0.0]
+    steps = env_steps(args.duration, env.dt)
+    print(f"{args.params}: {task} policy on {robot_name}, {record['dones'].shape[1] * env.dt:.2f} s played "
+          f"(velocities in the trunk frame, m/s and rad/s; first {args.settle:g} s of each segment left out)")
+    for row in segment_report(record, starts, env.dt, steps, args.settle):
+        print(format_segment(row))
+    if ended := ending(record, env.dt, steps):
+        print(ended)
+    if args.out is not None:
+        import warnings
+
+        from locomimic.render.policy_video import render_policy
+
+        settings = dict(config["render"], seconds=args.duration)
+        if args.camera:
+            settings["camera"] = dict(zip(("distance", "azimuth", "elevation"), args.camera))
+        if task == "locomotion":
+            settings["ghost_alpha"] = 0.0  # no reference to show
+        with warnings.catch_warnings():  # JAX warns of any fork; the ffmpeg writer's is followed by exec at once
+            warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+            info = render_policy(args.out, robot, play_trajectory(record, task, env.dt), settings)
+        print(f"wrote {args.out}: {info['frames']} frames {info['width']}x{info['height']} at {info['fps']:g} fps")
+
+
+def _motion_clips(config: dict, config_path: Path, motion: str, robot: str, results: Path | None) -> list[Path]:
+    """The retargeted clips of ``motion`` for ``robot`` beside the policy's results folder."""
+    if motion not in config["motions"]:
+        raise LocomimicError(config_path, f"no motion {motion!r} (the policy's); motions: "
+                             f"{', '.join(config['motions']) or 'none'}: give --config or --clips", location="motions")
+    root = results or Path("results")
+    return [root / "retarget" / robot / f"{clip}.npz" for clip in config["motions"][motion]["clips"]]
+
+
+def _camera_arg(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or values[0] <= 0:
+        raise argparse.ArgumentTypeError("expected DISTANCE,AZIMUTH,ELEVATION (m, degrees, degrees), e.g. 1.6,135,-20")
+    return values
 
 
 def _headless_gl() -> None:
@@ -429,6 +598,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, required=True, help="output table, one row per robot, motion, policy")
     p.add_argument("--json", type=Path, required=True, help="output metrics with their definitions")
     p.set_defaults(run=cmd_eval_summary)
+
+    p = stages.add_parser("export", help="a training run's policy as ONNX (normaliser included) and its runtime spec")
+    _add_stage_inputs(p)
+    p.add_argument("--params", type=Path, required=True, help="the run's policy parameters")
+    p.add_argument("--run-summary", type=Path, help="the training run's summary.json (names its task)")
+    p.add_argument("--motion", required=True, help="motion name (recorded in the spec)")
+    p.add_argument("--algo", required=True, help="training algorithm (recorded in the spec; amp is a locomotion policy)")
+    p.add_argument("--seed", type=int, required=True, help="training seed (recorded in the spec)")
+    p.add_argument("--onnx", type=Path, required=True, help="output graph (.onnx): raw observation -> action")
+    p.add_argument("--spec", type=Path, required=True,
+                   help="output runtime spec (.json): observation layout, action scale, joints, PD gains, timing")
+    p.set_defaults(run=cmd_export)
+
+    p = stages.add_parser("sim2sim", help="an exported policy on the evaluation's episodes in plain MuJoCo (mj_step)")
+    _add_stage_inputs(p)
+    p.add_argument("--onnx", type=Path, required=True, help="the exported policy (.onnx)")
+    p.add_argument("--spec", type=Path, required=True, help="its runtime spec (policy.json): PD law and timing")
+    p.add_argument("--policy", required=True, help="the policy's name in the tables (its training algo)")
+    p.add_argument("--seed", type=int, required=True, help="training seed; episodes use evaluate.seed + it")
+    p.add_argument("--motion", required=True, help="motion name (recorded in the metrics)")
+    p.add_argument("--out", type=Path, required=True, help="output metrics: mean and 95%% CI per metric (.json)")
+    p.add_argument("--episodes", type=Path, required=True, help="output metrics per episode (.csv)")
+    p.set_defaults(run=cmd_sim2sim)
+
+    p = stages.add_parser("play", help="play a trained policy with a command schedule; mp4 and tracking per segment",
+                          description="Play a trained policy (BC, PPO, AMP) in plain MuJoCo: a locomotion policy "
+                          "follows --commands, an imitation policy its motion from --clip/--frame. Prints, per "
+                          "segment, the commanded and the achieved (forward, lateral, yaw-rate) velocity.")
+    p.add_argument("params", type=Path, help="policy.params under results/train/... or results/bc/...")
+    p.add_argument("--commands", help="schedule 'TIME:FORWARD,LATERAL,YAW_RATE ...' (s: m/s, m/s, rad/s), "
+                   "e.g. '0:0.3,0,0 4:0.8,0,0 8:0.5,0,0.5' (locomotion policies)")
+    p.add_argument("--clip", help="imitation: the motion's clip to start on (default: its first)")
+    p.add_argument("--frame", type=int, default=0, help="imitation: the clip's frame to start from (control steps)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds to play (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the start (joint noise, gain draws)")
+    p.add_argument("--settle", type=float, default=0.5,
+                   help="seconds at the start of each segment left out of its average (default 0.5)")
+    p.add_argument("--camera", type=_camera_arg, help="tracking camera DISTANCE,AZIMUTH,ELEVATION (default: render.camera)")
+    p.add_argument("--out", type=Path, default=Path("play.mp4"), help="output video (.mp4; default play.mp4)")
+    p.add_argument("--no-video", dest="out", action="store_const", const=None, help="print the report only")
+    p.add_argument("--config", type=Path, default=Path("config/config.yaml"),
+                   help="workflow config: env, policy and render settings, the motion's clips, the robots folder")
+    p.add_argument("--robot", help="robot name (default: from the policy's results folder)")
+    p.add_argument("--motion", help="motion name (default: from the policy's results folder)")
+    p.add_argument("--task", choices=("imitation", "locomotion"), help="the policy's task (default: its run's)")
+    p.add_argument("--clips", type=Path, nargs="+",
+                   help="retargeted clips of the motion (default: results/retarget/<robot>/<clip>.npz of the config)")
+    p.set_defaults(run=cmd_play)
 
     p = stages.add_parser("render-policy", help="mp4 of a policy with a ghost of its reference (headless)")
     p.add_argument("--robot", type=Path, required=True, help="robot file config/robots/<name>.yaml")

@@ -142,7 +142,12 @@ def check_rules(config: dict, source: str | Path, layers: list[tuple[str, Any]] 
                               f"{samples}) must be a multiple of num_envs ({ppo['num_envs']}): each training "
                               "iteration collects whole rollouts of every environment")
     locomotion = config.get("env", {}).get("locomotion")
-    if locomotion and "command_low" in locomotion:
+    if locomotion and (locomotion.get("command_low") is None) != (locomotion.get("command_high") is None):
+        given, other = ("command_low", "command_high") if locomotion.get("command_low") is not None else \
+            ("command_high", "command_low")
+        raise _rule_error(source, layers, ["env", "locomotion", given],
+                          f"is set but {other} is not: set both, or neither for the motion's own commands")
+    if locomotion and locomotion.get("command_low") is not None:
         for axis, (low, high) in enumerate(zip(locomotion["command_low"], locomotion["command_high"])):
             if low > high:
                 name = ("forward", "lateral", "yaw")[axis]

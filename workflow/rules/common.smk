@@ -38,8 +38,9 @@ def _check_config():
 _check_config()
 
 ROBOTS = config["robots"]
-CLIPS = list(config["clips"])
-MOTIONS = list(config["motions"])
+# Sorted: the order of a config's clips and motions is not a setting, so reordering them reruns nothing.
+CLIPS = sorted(config["clips"])
+MOTIONS = sorted(config["motions"])
 GAIT_CLIPS = [name for name, spec in config["clips"].items() if spec["source"] == "gait"]
 
 
@@ -147,6 +148,18 @@ def eval_runs(wildcards=None):
                   policy=EVAL_POLICIES, seed=config["train"]["seeds"])
 
 
+def sim2sim_runs(wildcards=None):
+    """Every training run's exported policy evaluated in plain MuJoCo (rule sim2sim), beside its MJX evaluation."""
+    return expand("results/sim2sim/{robot}/{motion}/{algo}/seed{seed}/metrics.json", robot=ROBOTS, motion=MOTIONS,
+                  algo=config["train"]["algos"], seed=config["train"]["seeds"])
+
+
+def export_outputs():
+    """Every training run's ONNX policy and runtime spec (rule export)."""
+    return expand("results/export/{robot}/{motion}/{algo}/seed{seed}/policy.{ext}", robot=ROBOTS, motion=MOTIONS,
+                  algo=config["train"]["algos"], seed=config["train"]["seeds"], ext=["onnx", "json"])
+
+
 def policy_videos(wildcards):
     return expand("results/render/policy/{robot}/{motion}/{policy}/seed{seed}.mp4", robot=wildcards.robot,
                   motion=wildcards.motion, policy=EVAL_POLICIES, seed=RENDER_SEED)
@@ -181,5 +194,6 @@ def all_outputs():
             algo=config["train"]["algos"],
             seed=config["train"]["seeds"],
         )
+        + export_outputs()
         + report_outputs()
     )

@@ -39,9 +39,11 @@ rule evaluate:
 
 
 rule eval_summary:
-    """Mean and 95% CI over seeds of every evaluation run: a table and a JSON document."""
+    """Mean and 95% CI over seeds of every evaluation run (MJX, and plain MuJoCo for exported policies): a
+    table and a JSON document."""
     input:
         runs=eval_runs,
+        sim2sim=sim2sim_runs,
         code=code_files("evaluate"),
     output:
         csv=report(
@@ -59,4 +61,4 @@ rule eval_summary:
     conda:
         "../../envs/locomimic.yaml"
     shell:
-        "python -m locomimic eval-summary --runs {input.runs:q} --csv {output.csv:q} --json {output.json:q} > {log:q} 2>&1"
+        "python -m locomimic eval-summary --runs {input.runs:q} {input.sim2sim:q} --csv {output.csv:q} --json {output.json:q} > {log:q} 2>&1"

@@ -5,26 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from locomimic.envs.rollout import rollout
-
-
-def first_episode_mask(dones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Length of each environment's first episode and the ``[env, step]`` mask of its steps."""
-    dones = dones.astype(bool)
-    steps = dones.shape[1]
-    lengths = np.where(dones.any(axis=1), dones.argmax(axis=1) + 1, steps)
-    return lengths, np.arange(steps)[None, :] < lengths[:, None]
+from locomimic.evaluate.metrics import episode_rms, first_episode_failures, first_episode_mask
 
 
 def first_episode_stats(record: dict[str, np.ndarray], dt: float) -> dict:
-    """Survival time and tracking errors over each environment's first episode."""
-    dones = record["dones"].astype(bool)
-    lengths, mask = first_episode_mask(dones)
-    fell = np.array([bool(record["failures"][i, n - 1]) and dones[i, n - 1] for i, n in enumerate(lengths)])
+    """Survival and tracking over each environment's first episode, averaged over the episodes, with the
+    evaluation's definitions (:mod:`locomimic.evaluate.metrics`): the same policy gets the same numbers
+    from BC's check as from the evaluate stage. ``root_error``/``joint_error`` are the imitation env's
+    per-step metrics (root distance to the reference, RMS over joints)."""
+    lengths, mask = first_episode_mask(record["dones"])
     return {
         "survival_time_mean": float(lengths.mean() * dt),
-        "survival_rate": float(1.0 - fell.mean()),
-        "root_error_mean": float(record["root_error"][mask].mean()),
-        "joint_error_mean": float(record["joint_error"][mask].mean()),
+        "survival_rate": float(1.0 - first_episode_failures(record, lengths).mean()),
+        "root_position_error_mean": float((np.where(mask, record["root_error"], 0.0).sum(axis=1) / lengths).mean()),
+        "joint_rmse_mean": float(episode_rms(record["joint_error"], mask).mean()),
         "return_mean": float((record["rewards"] * mask).sum(axis=1).mean()),
     }
 

@@ -22,10 +22,11 @@ import dataclasses
 import jax.numpy as jp
 import numpy as np
 
-from locomimic.bc.evaluate import first_episode_mask, first_episode_stats
-from locomimic.demos import DemoDataset
+from locomimic.bc.evaluate import first_episode_stats
 from locomimic.bc.train import fit_normalizer
+from locomimic.demos import DemoDataset
 from locomimic.envs.rollout import rollout
+from locomimic.evaluate.metrics import first_episode_mask
 
 
 def locomotion_demos(data: DemoDataset, proprioception_size: int) -> DemoDataset:

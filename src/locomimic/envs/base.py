@@ -196,7 +196,14 @@ class QuadrupedEnv(mjx_env.MjxEnv):
     @property
     def proprioception_size(self) -> int:
         """Length of :meth:`proprioception`, the part every task's observation starts with."""
-        return 2 * len(self._joint_qpos) + 6 + self.action_size
+        return sum(size for _, size in self.proprioception_terms())
+
+    def proprioception_terms(self) -> list[tuple[str, int]]:
+        """(name, size) of each part of :meth:`proprioception`, in order: the layout an exported policy's
+        runtime assembles (``locomimic.export.runtime_spec``). Keep it in step with :meth:`proprioception`."""
+        joints = len(self._joint_qpos)
+        return [("joint_position", joints), ("joint_velocity", joints), ("gravity", 3), ("angular_velocity", 3),
+                ("last_action", self.action_size)]
 
     def proprioception(self, data: mjx.Data, last_action: jax.Array) -> jax.Array:
         """Joint positions (from default) and velocities, gravity and angular velocity in the body, last action."""

@@ -37,8 +37,16 @@ def make_training_env(env, settings: dict, num_envs: int, seed: int, full_reset:
     ``full_reset`` re-runs ``reset`` (a fresh random start) whenever an episode ends, instead of
     returning to the batch's first states; rollouts that record data want the variety.
     """
-    randomize = randomization_fn(settings["randomization"])
-    if randomize is not None:
-        randomize = functools.partial(randomize, rng=jax.random.split(jax.random.PRNGKey(seed), num_envs))
-    return wrapper.wrap_for_brax_training(env, episode_length=settings["episode_length"], randomization_fn=randomize,
+    return wrapper.wrap_for_brax_training(env, episode_length=settings["episode_length"],
+                                          randomization_fn=batch_randomization(settings, num_envs, seed),
                                           full_reset=full_reset)
+
+
+def batch_randomization(settings: dict, num_envs: int, seed: int):
+    """``mjx_model -> (batched model, in_axes)``: the randomised model of each of ``num_envs`` environments
+    seeded ``seed``, or None when randomisation is off. The sim-to-sim evaluation (plain MuJoCo) gives its
+    environments the same models as :func:`make_training_env` through it."""
+    randomize = randomization_fn(settings["randomization"])
+    if randomize is None:
+        return None
+    return functools.partial(randomize, rng=jax.random.split(jax.random.PRNGKey(seed), num_envs))

@@ -43,8 +43,6 @@ class ImitationEnv(QuadrupedEnv):
         super().__init__(robot, config)
         self.reference = reference
         self._ref = reference.to_jax()
-        # Clips are drawn in proportion to their length, so every frame is equally likely.
-        self._clip_logits = jp.log(jp.asarray(reference.lengths, dtype=jp.float32))
 
     def reference_frame(self, info, ahead: int = 0) -> dict[str, jax.Array]:
         """The reference ``ahead`` steps from the current frame, turned by the episode's heading about the
@@ -81,10 +79,9 @@ class ImitationEnv(QuadrupedEnv):
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
         rng, clip_key, frame_key, gain_key = jax.random.split(rng, 4)
-        clip = jax.random.categorical(clip_key, self._clip_logits)
-        length = self._ref["lengths"][clip]
-        last_start = jp.where(self._ref["cyclic"][clip], length, jp.maximum(length - 1 - max(self._config.reference_horizon), 1))
-        start = jax.random.randint(frame_key, (), 0, last_start)
+        # the observation looks max(reference_horizon) frames ahead of the next one
+        clip, start = reference_lib.sample_starts(self._ref, clip_key, frame_key,
+                                                  frames_after=1 + max(self._config.reference_horizon))
         info = {"rng": rng, "clip": clip, "frame": start, "origin": jp.zeros(3), "heading": jp.zeros(()),
                 "last_action": jp.zeros(self.action_size), "start_clip": clip, "start_frame": start,
                 **self.sample_gain_scales(gain_key)}

@@ -20,13 +20,38 @@ import copy
 
 import jax
 import jax.numpy as jp
+import numpy as np
 from ml_collections import config_dict
 from mujoco_playground._src import mjx_env
 
 from locomimic.envs import motion_features
 from locomimic.envs import reference as reference_lib
 from locomimic.envs.base import QuadrupedEnv, base_config
+from locomimic.errors import LocomimicError
 from locomimic.robots import Robot
+
+
+# The command a locomotion policy follows (``info["command"]``, the observation's last three values):
+# m/s, m/s and rad/s in the trunk's heading frame. Play's schedules and the export's runtime spec name these axes.
+COMMAND_AXES = ("forward", "lateral", "yaw_rate")
+
+
+def command_range(task: dict, reference: reference_lib.ReferenceMotion | None) -> tuple[list[float], list[float]]:
+    """The (low, high) corners of the box the task draws its commands from.
+
+    ``command_low``/``command_high`` when the config sets them; by default (null) the motion's own
+    commands, from its slowest to its fastest clip, widened by ``command_margin``: a policy with a motion
+    prior (AMP, locomotion BC) is asked for the speeds its clips move at, whatever the clip (a 0.6 m/s
+    generated trot or a 2.4 m/s canter), and evaluated at their mean (``ReferenceMotion.mean_command``).
+    """
+    if task["command_low"] is not None:
+        return [float(c) for c in task["command_low"]], [float(c) for c in task["command_high"]]
+    if reference is None:
+        raise LocomimicError(None, "env.locomotion.command_low/command_high are null (the motion's own commands), "
+                             "but this locomotion environment has no motion: set them, or give it the motion's clips")
+    margin = np.asarray(task["command_margin"], dtype=np.float64)
+    low, high = reference.commands.min(axis=0) - margin, reference.commands.max(axis=0) + margin
+    return [float(c) for c in low], [float(c) for c in high]
 
 
 def with_fixed_command(env_settings: dict, command: list[float]) -> dict:
@@ -42,8 +67,7 @@ class LocomotionEnv(QuadrupedEnv):
                  reference: reference_lib.ReferenceMotion | None = None):
         task = settings["locomotion"]
         config = base_config(settings, robot)
-        config.command_low = list(task["command_low"])
-        config.command_high = list(task["command_high"])
+        config.command_low, config.command_high = command_range(task, reference)
         config.command_interval = task["command_interval"]
         config.tracking_sigma = task["tracking_sigma"]
         config.air_time_target = task["air_time_target"]
@@ -53,7 +77,6 @@ class LocomotionEnv(QuadrupedEnv):
         self.reference_init = task["reference_init"] if reference is not None else 0.0
         if self.reference_init > 0:
             self._ref = reference.to_jax()
-            self._clip_logits = jp.log(jp.asarray(reference.lengths, dtype=jp.float32))
 
     def without_reference_init(self) -> "LocomotionEnv":
         """The same task with every episode starting from the standing pose (for evaluation)."""
@@ -90,8 +113,7 @@ class LocomotionEnv(QuadrupedEnv):
     def _maybe_reference_start(self, rng: jax.Array, qpos: jax.Array, qvel: jax.Array):
         """With probability ``reference_init``, a random reference frame (over the origin) instead."""
         use_key, clip_key, frame_key = jax.random.split(rng, 3)
-        clip = jax.random.categorical(clip_key, self._clip_logits)
-        ref = reference_lib.frame(self._ref, clip, jax.random.randint(frame_key, (), 0, self._ref["lengths"][clip]))
+        ref = reference_lib.frame(self._ref, *reference_lib.sample_starts(self._ref, clip_key, frame_key))
         use = jax.random.uniform(use_key) < self.reference_init
         return jp.where(use, ref["qpos"].at[:2].set(0.0), qpos), jp.where(use, ref["qvel"], qvel)
 

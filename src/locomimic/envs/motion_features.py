@@ -66,7 +66,6 @@ class ReferenceHistories:
 
     def __init__(self, reference: reference_lib.ReferenceMotion, joint_qpos, joint_dof, length: int):
         self._ref = reference.to_jax()
-        self._clip_logits = jp.log(jp.asarray(reference.lengths, dtype=jp.float32))
         self._joint_qpos, self._joint_dof = joint_qpos, joint_dof
         self.length = length
 
@@ -80,8 +79,5 @@ class ReferenceHistories:
     def sample(self, rng: jax.Array, count: int) -> jax.Array:
         """``[count, length, features]`` histories; non-cyclic clips only start where a whole one fits."""
         clip_key, frame_key = jax.random.split(rng)
-        clips = jax.random.categorical(clip_key, self._clip_logits, shape=(count,))
-        lengths = self._ref["lengths"][clips]
-        last_start = jp.where(self._ref["cyclic"][clips], lengths, jp.maximum(lengths - self.length + 1, 1))
-        starts = jax.random.randint(frame_key, (count,), 0, last_start)
+        clips, starts = reference_lib.sample_starts(self._ref, clip_key, frame_key, (count,), self.length - 1)
         return jax.vmap(self._history)(clips, starts)

@@ -39,6 +39,12 @@ class ReferenceMotion:
     def num_clips(self) -> int:
         return len(self.lengths)
 
+    @property
+    def mean_command(self) -> list[float]:
+        """The motion's command: its clips' commands weighted by their length (see :func:`clip_command`).
+        What locomotion BC is checked on and what a locomotion policy (AMP) is evaluated on."""
+        return [float(c) for c in np.average(self.commands, axis=0, weights=self.lengths)]
+
     def to_jax(self) -> dict[str, jax.Array]:
         return {k: jp.asarray(getattr(self, k)) for k in ("qpos", "qvel", "feet", "lengths", "cyclic", "cycle_offset",
                                                    "commands")}
@@ -125,6 +131,17 @@ def load_reference(paths: list[Path], robot: Robot, dt: float, min_frames: int =
         dt=dt,
         names=tuple(Path(p).stem for p in paths),
     )
+
+
+def sample_starts(ref: dict[str, jax.Array], clip_key: jax.Array, frame_key: jax.Array, shape: tuple = (),
+                  frames_after: int = 0) -> tuple[jax.Array, jax.Array]:
+    """Random ``(clip, start frame)`` pairs of ``shape``: clips drawn in proportion to their length, so
+    every frame is equally likely, and a start from which ``frames_after`` more frames are real (a
+    cyclic clip loops, so it may start anywhere). Every task and the AMP reference sampler start here."""
+    clips = jax.random.categorical(clip_key, jp.log(ref["lengths"].astype(jp.float32)), shape=shape)
+    lengths = ref["lengths"][clips]
+    last_start = jp.where(ref["cyclic"][clips], lengths, jp.maximum(lengths - frames_after, 1))
+    return clips, jax.random.randint(frame_key, shape, 0, last_start)
 
 
 def frame(ref: dict[str, jax.Array], clip: jax.Array, k: jax.Array) -> dict[str, jax.Array]:

@@ -31,8 +31,8 @@ def rollout(env, act, env_settings: dict, num_envs: int, steps: int, seed: int, 
     """
     chunk = min(chunk, steps)
     reset, run_chunk = _program(env, act, env_settings, num_envs, seed, float(action_noise), record_fn)
-    key_reset, key_noise = jax.random.split(jax.random.PRNGKey(seed))
-    state = reset(jax.random.split(key_reset, num_envs))
+    key_noise = jax.random.split(jax.random.PRNGKey(seed))[1]
+    state = reset(reset_keys(seed, num_envs))
     progress = Progress(label, steps * num_envs, "env steps")
     keys = jax.random.split(key_noise, steps)
     keys = jp.concatenate([keys, jp.repeat(keys[-1:], -steps % chunk, axis=0)])
@@ -42,6 +42,26 @@ def rollout(env, act, env_settings: dict, num_envs: int, steps: int, seed: int, 
         records.append(jax.device_get(record))
         progress.update(min(chunk, steps - start) * num_envs)
     return {name: np.swapaxes(np.concatenate([r[name] for r in records])[:steps], 0, 1) for name in records[0]}
+
+
+def reset_keys(seed: int, num_envs: int) -> jax.Array:
+    """The keys of a seeded rollout's first states: the plain-MuJoCo engine (``evaluate.mujoco_sim``) starts
+    from them too, so both simulators play the same episodes."""
+    return jax.random.split(jax.random.split(jax.random.PRNGKey(seed))[0], num_envs)
+
+
+def step_record(state, action, next_state, record_fn=None) -> dict:
+    """What a rollout records of one batched step (the state before it, the action, the step's outcome),
+    plus ``record_fn``'s fields: one definition for the MJX engine and the plain-MuJoCo one."""
+    zeros = jp.zeros_like(next_state.reward)
+    record = {"observations": state.obs, "actions": action, "rewards": next_state.reward,
+              "dones": next_state.done, "failures": next_state.metrics["failure"],
+              "falls": next_state.metrics["fall"],
+              "root_error": next_state.metrics.get("root_error", zeros),
+              "joint_error": next_state.metrics.get("joint_error", zeros)}
+    if record_fn is not None:
+        record.update(record_fn(state, action, next_state))
+    return record
 
 
 _PROGRAMS: dict = {}  # the few most recent rollout programs of this process (see _program)
@@ -70,14 +90,7 @@ def _build_program(env, act, env_settings: dict, num_envs: int, seed: int, actio
         action = act(state) if params is None else act(state, params)
         executed = jp.clip(action + action_noise * jax.random.normal(key, action.shape), -1.0, 1.0)
         next_state = batched.step(state, executed)
-        record = {"observations": state.obs, "actions": action, "rewards": next_state.reward,
-                  "dones": next_state.done, "failures": next_state.metrics["failure"],
-                  "falls": next_state.metrics["fall"],
-                  "root_error": next_state.metrics.get("root_error", jp.zeros_like(next_state.reward)),
-                  "joint_error": next_state.metrics.get("joint_error", jp.zeros_like(next_state.reward))}
-        if record_fn is not None:
-            record.update(record_fn(state, action, next_state))
-        return next_state, record
+        return next_state, step_record(state, action, next_state, record_fn)
 
     @jax.jit
     def run_chunk(state, keys, params):

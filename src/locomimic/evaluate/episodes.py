@@ -19,6 +19,7 @@ from locomimic.demos.experts import reference_tracker
 from locomimic.envs.rollout import rollout
 from locomimic.envs import make_env
 from locomimic.envs.locomotion import with_fixed_command
+from locomimic.envs.reference import load_reference
 from locomimic.errors import LocomimicError
 from locomimic.evaluate.metrics import episode_metrics, mean_ci
 from locomimic.evaluate.policies import locomotion_command, policy_act, task_for
@@ -50,7 +51,7 @@ def setup_policy(policy: str, params_path: Path | None, summary: dict, robot, cl
             raise LocomimicError(None, f"policy {policy!r} needs its parameter file (--params)")
         params = load_policy_params(params_path)
     task = task_for(policy, summary)
-    env_settings, command = evaluation_env_settings(env_settings, settings, task, clip_paths)
+    env_settings, command = evaluation_env_settings(env_settings, settings, task, clip_paths, robot)
     env = make_env(task, robot, env_settings, clip_paths)
     if params is None:
         act = reference_tracker(env)
@@ -60,14 +61,15 @@ def setup_policy(policy: str, params_path: Path | None, summary: dict, robot, cl
     return PolicySetup(env, act, params, task, env_settings, command, str(params_path or policy))
 
 
-def evaluation_env_settings(env_settings: dict, settings: dict, task: str, clip_paths: list[Path]) -> tuple[dict, list | None]:
+def evaluation_env_settings(env_settings: dict, settings: dict, task: str, clip_paths: list[Path],
+                            robot) -> tuple[dict, list | None]:
     """Env settings for evaluating a policy of ``task``, and the fixed command (locomotion only)."""
     env_settings = {**env_settings, "randomization": {**env_settings["randomization"],
                                                       "enabled": env_settings["randomization"]["enabled"]
                                                       and settings["randomization"]}}
     if task != "locomotion":
         return env_settings, None
-    command = locomotion_command(clip_paths, settings)
+    command = locomotion_command(load_reference(clip_paths, robot, env_settings["ctrl_dt"]), settings)
     return with_fixed_command(env_settings, command), command
 
 
@@ -110,20 +112,26 @@ def evaluate_policy(setup: PolicySetup, episodes: int, seed: int,
     env = setup.env
     record = rollout(env, setup.act, setup.env_settings, episodes, setup.env_settings["episode_length"], seed,
                      label=label, record_fn=evaluation_record(env, setup.task), act_params=setup.params)
+    return (*record_metrics(env, setup.task, record, setup.source), record)
+
+
+def record_metrics(env, task: str, record: dict[str, np.ndarray], source: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Per-episode metrics of an evaluation record and their mean and 95% CI; the MJX evaluation and the
+    plain-MuJoCo one (``evaluate.mujoco_sim``) share it, so their tables compare like with like."""
     broken = ~np.isfinite(record["qpos"]).all(axis=tuple(range(1, record["qpos"].ndim)))
     if broken.any():  # metrics of a NaN state would read as a perfect survival
-        raise LocomimicError(setup.source, f"the simulation state became non-finite (NaN or inf) in "
+        raise LocomimicError(source, f"the simulation state became non-finite (NaN or inf) in "
                              f"{int(broken.sum())} of {len(broken)} evaluation episodes: the policy's actions "
                              "are not finite or drive the model unstable")
     mass = float(np.sum(env.mj_model.body_mass))
-    per_episode = episode_metrics(record, setup.task, env.dt, mass, env.robot.foot_radius)
+    per_episode = episode_metrics(record, task, env.dt, mass, env.robot.foot_radius)
     summary = {name: mean_ci(values) for name, values in per_episode.items()}
     if "clip" in record:  # a motion library: which clip each episode imitated (it starts on it)
         per_episode["clip"] = np.asarray(env.reference.names)[record["clip"][:, 0]]
     for name, value in summary.items():
         if value["mean"] is None:
             log.warning("%s is undefined in every episode (see the metric's definition)", name)
-    return per_episode, summary, record
+    return per_episode, summary
 
 
 def per_clip_summary(per_episode: dict[str, np.ndarray]) -> dict[str, dict]:

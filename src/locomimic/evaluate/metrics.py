@@ -43,6 +43,24 @@ def first_episode_lengths(dones: np.ndarray) -> np.ndarray:
     return np.where(dones.any(axis=1), dones.argmax(axis=1) + 1, dones.shape[1])
 
 
+def first_episode_mask(dones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Length of each environment's first episode and the ``[env, step]`` mask of its steps."""
+    lengths = first_episode_lengths(dones)
+    return lengths, np.arange(dones.shape[1])[None, :] < lengths[:, None]
+
+
+def first_episode_failures(record: dict[str, np.ndarray], lengths: np.ndarray, key: str = "failures") -> np.ndarray:
+    """Whether each environment's first episode ended with ``key`` (a failure, or a fall) set on its last
+    step; an episode cut by the rollout's end or the time limit did not."""
+    rows, last = np.arange(len(lengths)), lengths - 1
+    return record["dones"].astype(bool)[rows, last] & record[key].astype(bool)[rows, last]
+
+
+def episode_rms(per_step_rms: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """RMS over each episode's steps of a per-step RMS (e.g. over joints): ``joint_rmse``'s definition."""
+    return np.sqrt(_masked_mean(per_step_rms ** 2, mask))
+
+
 def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Mean over steps (axis 1) where ``mask``; NaN for an episode with no such step."""
     count = mask.sum(axis=1)
@@ -58,15 +76,9 @@ def episode_metrics(record: dict[str, np.ndarray], task: str, dt: float, mass: f
     [E, T, 2]`` (the root's horizontal velocity and the one it should have, in the same frame); for
     ``imitation`` also the reference's ``ref_qpos``, ``ref_joint_qpos`` and ``ref_feet``.
     """
-    lengths = first_episode_lengths(record["dones"])
-    episodes, steps = record["dones"].shape
-    t = np.arange(steps)[None, :]
-    alive = t < lengths[:, None]
-    last = lengths - 1
-    rows = np.arange(episodes)
-    ended = record["dones"].astype(bool)[rows, last]
-    failed = ended & record["failures"].astype(bool)[rows, last]
-    fell = ended & record["falls"].astype(bool)[rows, last]
+    lengths, alive = first_episode_mask(record["dones"])
+    failed = first_episode_failures(record, lengths)
+    fell = first_episode_failures(record, lengths, "falls")
 
     root = record["qpos"][..., :3]
     step_distance = np.linalg.norm(np.diff(root[..., :2], axis=1), axis=-1)  # [E, T-1], from t-1 to t
@@ -98,10 +110,10 @@ def episode_metrics(record: dict[str, np.ndarray], task: str, dt: float, mass: f
         "foot_slip": slip,
     }
     if task == "imitation":
-        joint_sq = ((record["joint_qpos"] - record["ref_joint_qpos"]) ** 2).mean(axis=-1)
+        joint_rms = np.sqrt(((record["joint_qpos"] - record["ref_joint_qpos"]) ** 2).mean(axis=-1))
         ref_root = record["ref_qpos"][..., :3]
         relative = (feet - root[:, :, None]) - (record["ref_feet"] - ref_root[:, :, None])
-        result["joint_rmse"] = np.sqrt(_masked_mean(joint_sq, alive))
+        result["joint_rmse"] = episode_rms(joint_rms, alive)
         result["foot_error"] = _masked_mean(np.linalg.norm(relative, axis=-1).mean(axis=-1), alive)
         result["root_position_error"] = _masked_mean(np.linalg.norm(root - ref_root, axis=-1), alive)
     return {name: result[name] for name in METRICS if name in result}

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from locomimic.errors import LocomimicError
-from locomimic.io import load_json, load_npz
+from locomimic.io import load_json
 from locomimic.policy import check_params
 from locomimic.tasks import algo_task
 
@@ -57,24 +57,12 @@ def policy_act(params, path: str | Path, observation_size: int, action_size: int
     return act
 
 
-def motion_speed(clip_paths: list[Path]) -> float:
-    """Mean horizontal root speed (m/s) of a motion's retargeted clips, weighted by their duration."""
-    distance = duration = 0.0
-    for path in clip_paths:
-        data = load_npz(path, "retargeted clip")
-        if "qpos" not in data or "fps" not in data:
-            raise LocomimicError(path, "not a retargeted clip: expected the arrays qpos and fps")
-        qpos, fps = data["qpos"], float(data["fps"])
-        distance += float(np.linalg.norm(qpos[-1, :2] - qpos[0, :2]))
-        duration += (len(qpos) - 1) / fps
-    return distance / max(duration, 1e-9)
-
-
-def locomotion_command(clip_paths: list[Path], settings: dict) -> list[float]:
+def locomotion_command(reference, settings: dict) -> list[float]:
     """The fixed (forward, lateral, yaw) command a locomotion policy is evaluated on.
 
-    ``evaluate.command`` when set, else forward at the motion's own speed, so that a command-following
-    policy (AMP) and the imitation policies are asked for the same pace.
+    ``evaluate.command`` when set, else the motion's own command (``ReferenceMotion.mean_command``, the
+    one locomotion BC is checked on), so that a command-following policy (AMP) and the imitation
+    policies are asked for the same pace.
     """
     command = settings.get("command")
-    return [float(c) for c in command] if command else [motion_speed(clip_paths), 0.0, 0.0]
+    return [float(c) for c in command] if command else reference.mean_command

@@ -66,11 +66,14 @@ def metrics_table(document: dict, out: str | Path) -> None:
             rows = []
             for policy, entry in policies.items():
                 cells = "".join(_cell(entry["metrics"].get(n)) for n in names)
-                rows.append(f"<tr><td class='name'>{html.escape(policy)}</td><td class='name'>{entry['task']}</td>"
+                rows.append(f"<tr><td class='name'>{html.escape(entry.get('policy', policy))}</td>"
+                            f"<td class='name'>{html.escape(entry.get('simulator', 'mjx'))}</td>"
+                            f"<td class='name'>{entry['task']}</td>"
                             f"<td>{len(entry['seeds'])}</td><td>{entry['episodes']}</td>"
                             f"<td class='name'>{entry['ci_over']}</td>{cells}</tr>")
             sections.append(f"<h4>{html.escape(robot)} / {html.escape(motion)}</h4><table><tr><th>policy</th>"
-                            f"<th>task</th><th>seeds</th><th>episodes per seed</th><th>CI over</th>{head}</tr>"
+                            f"<th>simulator</th><th>task</th><th>seeds</th><th>episodes per seed</th><th>CI over</th>"
+                            f"{head}</tr>"
                             + "".join(rows) + "</table>")
     definitions = "".join(f"<li><b>{html.escape(n)}</b> ({html.escape(u) or 'ratio'}): {html.escape(d)}</li>"
                           for n, (u, d) in METRICS.items())

@@ -144,7 +144,7 @@ class TrainingRun:
             return [], 0.0
         try:
             with open(self.csv_path, newline="") as handle:
-                rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= self.start_step]
+                rows = [_numbers(row) for row in csv.DictReader(handle) if int(row["step"]) <= self.start_step]
             return rows, float(rows[-1]["wall_time"]) if rows else 0.0
         except (KeyError, TypeError, ValueError, csv.Error) as exc:
             log.warning("%s is unreadable (%s): its rows are dropped", self.csv_path, exc)
@@ -156,3 +156,16 @@ class TrainingRun:
             save_csv(self.csv_path, self.rows)
         else:
             self.csv_path.unlink(missing_ok=True)
+
+
+def _numbers(row: dict[str, str]) -> dict:
+    """A metrics row read back from CSV with its numbers as numbers again (as training wrote them), so a
+    resumed run's rows and summary are the same whether or not it trained further."""
+    def number(text: str):
+        try:
+            value = float(text)
+        except ValueError:
+            return text
+        return int(value) if value.is_integer() and text.lstrip("-").isdigit() else value
+
+    return {key: number(value) for key, value in row.items()}

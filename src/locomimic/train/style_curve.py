@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from locomimic.bc.evaluate import first_episode_mask
 from locomimic.envs.rollout import rollout
+from locomimic.evaluate.metrics import first_episode_mask
 from locomimic.policy import deterministic_act
 from locomimic.train import checkpoints
 from locomimic.train import discriminator as disc_lib
