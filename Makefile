@@ -70,8 +70,11 @@ dry-run: install
 lint: install
 	$(BIN)/snakemake --lint
 
+# Two pytest workers (pytest-xdist): compiling JAX programs, most of the suite's time, uses one core each.
+# The tests that share the session's tiny workflow run on one of them (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The whole workflow at tiny sizes (config/smoke.yaml merged over CONFIG: CONFIG's robots, clips, motions,
 # algorithms and seeds) in its own folder, SMOKE_DIR, with its own results/ and .snakemake/. The jobs run

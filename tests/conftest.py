@@ -58,6 +58,20 @@ def trot_clip(tmp_path_factory) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's ``--dist loadgroup`` (``make test``) every test that uses ``tiny_run`` goes to
+    one worker, so the session's tiny workflow runs once, not once per worker. xdist groups tests by an
+    ``@group`` suffix on the test id, which its ``xdist_group`` marker can no longer add under pytest 9
+    (pytest-xdist 3.8 sets an attribute pytest 9 does not read): the suffix is added here."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        if "tiny_run" in item.fixturenames and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@tiny_run")
+
+
 def run_locomimic(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess, as the Snakemake rules do."""
     return subprocess.run([sys.executable, "-m", "locomimic", *args], cwd=cwd, capture_output=True, text=True)

@@ -59,6 +59,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(clip, tmp_path):
     done = subprocess.run(train_command(clip, run), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resuming from checkpoint" in done.stderr
+    assert "train: 1280/1280 env steps (100%)" in done.stderr  # progress counts to what brax runs
     summary = json.loads((run / "summary.json").read_text())
     assert summary["resumed_from"] >= 640 and summary["steps"] == 1280
     steps = [int(line.split(",")[0]) for line in (run / "metrics.csv").read_text().splitlines()[1:]]

@@ -368,33 +368,17 @@ def cmd_play(args) -> None:
     _headless_gl()
     from locomimic.config import load_config, robot_config_path
     from locomimic.jaxcache import enable_compilation_cache
-    from locomimic.play import (ending, env_steps, format_segment, parse_schedule, play, play_trajectory,
-                                policy_origin, segment_report)
+    from locomimic.play import (ending, env_steps, format_segment, motion_clips, play, play_trajectory,
+                                resolve_play_target, segment_report)
     from locomimic.policy import load_policy_params
     from locomimic.robots import load_robot
 
     params = load_policy_params(args.params)
-    origin = policy_origin(args.params)
-    for option, given, found in (("--robot", args.robot, origin.robot), ("--motion", args.motion, origin.motion),
-                                 ("--task", args.task, origin.task)):
-        if given and found and given != found:
-            raise LocomimicError(args.params, f"a policy for {option[2:]} {found!r} (its results folder and run "
-                                 f"summary say so), not {given!r}", location=option)
-        if not (given or found):
-            raise LocomimicError(args.params, f"outside results/train or results/bc, so its {option[2:]} is unknown: "
-                                 f"give {option}", location=option)
-    robot_name, motion, task = args.robot or origin.robot, args.motion or origin.motion, args.task or origin.task
-    if task == "locomotion" and not args.commands:
-        raise LocomimicError(args.params, "a locomotion policy: give a command schedule, e.g. --commands "
-                             "'0:0.3,0,0 4:0.8,0,0'", location="--commands")
-    if task == "imitation" and args.commands:
-        raise LocomimicError(args.params, "an imitation policy follows its motion, not commands: leave out "
-                             "--commands (start it with --clip/--frame), or play a locomotion policy (amp)",
-                             location="--commands")
-    schedule = parse_schedule(args.commands, args.duration) if args.commands else None
+    target = resolve_play_target(args.params, args.robot, args.motion, args.task, args.commands, args.duration)
+    robot_name, task, schedule = target.robot, target.task, target.schedule
     config = load_config(args.config)
     robot = load_robot(robot_config_path(config, robot_name, args.config))
-    clips = args.clips or _motion_clips(config, args.config, motion, robot_name, origin.results)
+    clips = args.clips or motion_clips(config, args.config, target.motion, robot_name, target.results)
     enable_compilation_cache()
     log.info("playing %s (%s task) on %s for %g s, seed %d", args.params, task, robot_name, args.duration, args.seed)
     env, record = play(params, str(args.params), robot, clips, task, config["env"], config["policy"], args.duration,
@@ -421,15 +405,6 @@ def cmd_play(args) -> None:
             warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
             info = render_policy(args.out, robot, play_trajectory(record, task, env.dt), settings)
         print(f"wrote {args.out}: {info['frames']} frames {info['width']}x{info['height']} at {info['fps']:g} fps")
-
-
-def _motion_clips(config: dict, config_path: Path, motion: str, robot: str, results: Path | None) -> list[Path]:
-    """The retargeted clips of ``motion`` for ``robot`` beside the policy's results folder."""
-    if motion not in config["motions"]:
-        raise LocomimicError(config_path, f"no motion {motion!r} (the policy's); motions: "
-                             f"{', '.join(config['motions']) or 'none'}: give --config or --clips", location="motions")
-    root = results or Path("results")
-    return [root / "retarget" / robot / f"{clip}.npz" for clip in config["motions"][motion]["clips"]]
 
 
 def _camera_arg(text: str) -> tuple[float, float, float]:

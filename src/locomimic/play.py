@@ -99,6 +99,52 @@ def policy_origin(params: Path) -> PolicyOrigin:
     return PolicyOrigin(None, None, None, None, None)
 
 
+@dataclass(frozen=True)
+class PlayTarget:
+    """What is played: the policy's robot, motion and task (from its folder, or given where it has none),
+    and the command schedule (locomotion only)."""
+
+    robot: str
+    motion: str
+    task: str
+    schedule: list[Segment] | None
+    results: Path | None
+
+
+def resolve_play_target(params: Path, robot: str | None, motion: str | None, task: str | None,
+                        commands: str | None, duration: float) -> PlayTarget:
+    """Check the options against what the policy's folder says (a policy trained for another robot, motion
+    or task is refused, not played) and against its task (a schedule for locomotion, none for imitation)."""
+    origin = policy_origin(params)
+    for option, given, found in (("--robot", robot, origin.robot), ("--motion", motion, origin.motion),
+                                 ("--task", task, origin.task)):
+        if given and found and given != found:
+            raise LocomimicError(params, f"a policy for {option[2:]} {found!r} (its results folder and run "
+                                 f"summary say so), not {given!r}", location=option)
+        if not (given or found):
+            raise LocomimicError(params, f"outside results/train or results/bc, so its {option[2:]} is unknown: "
+                                 f"give {option}", location=option)
+    task = task or origin.task
+    if task == "locomotion" and not commands:
+        raise LocomimicError(params, "a locomotion policy: give a command schedule, e.g. --commands "
+                             "'0:0.3,0,0 4:0.8,0,0'", location=SCHEDULE_OPTION)
+    if task == "imitation" and commands:
+        raise LocomimicError(params, "an imitation policy follows its motion, not commands: leave out "
+                             "--commands (start it with --clip/--frame), or play a locomotion policy (amp)",
+                             location=SCHEDULE_OPTION)
+    schedule = parse_schedule(commands, duration) if commands else None
+    return PlayTarget(robot or origin.robot, motion or origin.motion, task, schedule, origin.results)
+
+
+def motion_clips(config: dict, config_path: Path, motion: str, robot: str, results: Path | None) -> list[Path]:
+    """The retargeted clips of ``motion`` for ``robot`` beside the policy's results folder."""
+    if motion not in config["motions"]:
+        raise LocomimicError(config_path, f"no motion {motion!r} (the policy's); motions: "
+                             f"{', '.join(config['motions']) or 'none'}: give --config or --clips", location="motions")
+    root = results or Path("results")
+    return [root / "retarget" / robot / f"{clip}.npz" for clip in config["motions"][motion]["clips"]]
+
+
 def env_steps(duration: float, dt: float) -> int:
     """Control steps of a ``duration``-second run."""
     return max(1, round(duration / dt))

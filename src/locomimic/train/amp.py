@@ -231,6 +231,7 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
              "%d of %d env steps to go", jax.default_backend(), num_envs, steps_per_iteration, history, feature_size,
              run.remaining, run.total)
     step = run.start_step
+    run.will_run(math.ceil(run.remaining / steps_per_iteration) * steps_per_iteration)
     try:
         if run.remaining > 0:
             env_state = jax.jit(train_env.reset)(jax.random.split(key_env, num_envs))

@@ -45,6 +45,8 @@ def train_ppo(env, env_settings: dict, policy_settings: dict, settings: dict, ru
         run.record(run.start_step + int(step),
                    {_column(k): float(np.mean(v)) for k, v in sorted(metrics.items()) if _column(k)})
 
+    num_evals = max(2, math.ceil(run.remaining / settings["checkpoint_every"]) + 1)
+    run.will_run(brax_ppo_steps(run.remaining, num_evals, settings))
     log.info("training on %d %s device(s), %d of %d env steps to go", jax.local_device_count(),
              jax.default_backend(), run.remaining, run.total)
     try:
@@ -54,7 +56,7 @@ def train_ppo(env, env_settings: dict, policy_settings: dict, settings: dict, ru
                 wrap_env_fn=wrapper.wrap_for_brax_training,
                 randomization_fn=randomization_fn(env_settings["randomization"]),
                 num_timesteps=run.remaining,
-                num_evals=max(2, math.ceil(run.remaining / settings["checkpoint_every"]) + 1),
+                num_evals=num_evals,
                 episode_length=env_settings["episode_length"],
                 network_factory=network_factory(policy_settings),
                 restore_params=restore,
@@ -67,6 +69,16 @@ def train_ppo(env, env_settings: dict, policy_settings: dict, settings: dict, ru
     finally:
         run.close()
     return {"params": final["params"], "steps": run.steps_done, "resumed_from": run.start_step, "rows": run.rows}
+
+
+def brax_ppo_steps(num_timesteps: int, num_evals: int, settings: dict) -> int:
+    """Env steps brax PPO runs for ``num_timesteps``: whole training steps (``batch_size`` x
+    ``num_minibatches`` unrolls of ``unroll_length``) in each of its ``num_evals - 1`` segments."""
+    if num_timesteps <= 0:
+        return 0
+    per_training_step = settings["batch_size"] * settings["num_minibatches"] * settings["unroll_length"]
+    segments = max(num_evals - 1, 1)
+    return segments * math.ceil(num_timesteps / (segments * per_training_step)) * per_training_step
 
 
 def _column(key: str) -> str | None:

@@ -83,6 +83,10 @@ class TrainingRun:
     def remaining(self) -> int:
         return max(self.total - self.start_step, 0)
 
+    def will_run(self, steps: int) -> None:
+        """The trainer rounds ``remaining`` up to whole iterations: progress counts towards what it runs."""
+        self.progress.total = self.start_step + int(steps)
+
     def _prepare(self, stamp_text: str) -> tuple[int, tuple | None]:
         """Newest good checkpoint of a run with the same settings, or a clean folder."""
         stamp = self.checkpoints / "settings.sha256"
