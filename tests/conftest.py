@@ -58,18 +58,24 @@ def trot_clip(tmp_path_factory) -> Path:
     return path
 
 
+# Session and module fixtures that stand for one shared thing: the tiny workflow run, and the single-node
+# SLURM whose daemons one fixture starts and stops (its SLURM test also uses the tiny run).
+SHARED_FIXTURES = ("tiny_run", "slurm")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist's ``--dist loadgroup`` (``make test``) every test that uses ``tiny_run`` goes to
-    one worker, so the session's tiny workflow runs once, not once per worker. xdist groups tests by an
-    ``@group`` suffix on the test id, which its ``xdist_group`` marker can no longer add under pytest 9
-    (pytest-xdist 3.8 sets an attribute pytest 9 does not read): the suffix is added here."""
+    """Under pytest-xdist's ``--dist loadgroup`` (``make test``) every test that uses a fixture of
+    SHARED_FIXTURES goes to one worker: the tiny workflow runs once, not once per worker, and no worker
+    stops the SLURM the other is using. xdist groups tests by an ``@group`` suffix on the test id, which
+    its ``xdist_group`` marker no longer adds under pytest 9 (pytest-xdist 3.8 sets an attribute pytest 9
+    does not read): the suffix is added here."""
     if not getattr(config.option, "loadgroup", False):
         return
     from _pytest.nodeid import NodeId
 
     for item in items:
-        if "tiny_run" in item.fixturenames and "@" not in item.nodeid:
-            item._id = NodeId.parse(f"{item.nodeid}@tiny_run")
+        if any(name in item.fixturenames for name in SHARED_FIXTURES) and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@shared")
 
 
 def run_locomimic(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -85,7 +85,7 @@ def test_tiny_workflow_through_slurm_profile(slurm, tiny_run, tmp_path):
                "--jobs", "2",  # the machine behind the test node has few cores
                "--slurm-init-seconds-before-status-checks", "5", "--seconds-between-status-checks", "5",
                "--slurm-keep-successful-logs"]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=3000)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=900)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-6000:]
     assert (evaluation / "metrics.json").is_file() and (workdir / "results" / "eval" / "metrics.json").is_file()
