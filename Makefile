@@ -71,7 +71,7 @@ lint: install
 	$(BIN)/snakemake --lint
 
 # Two pytest workers (pytest-xdist): compiling JAX programs, most of the suite's time, uses one core each.
-# The tests that share the session's tiny workflow run on one of them (tests/conftest.py).
+# The tests that share the tiny workflow run or the test SLURM run on one of them (tests/conftest.py).
 TEST_WORKERS ?= 2
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
