@@ -58,6 +58,7 @@ def test_metrics_measure_what_they_say():
     assert m["root_position_error"] == pytest.approx([0.0, 0.0])
     assert m["root_velocity_error"] == pytest.approx([0.1, 0.1])
     assert m["speed"] == pytest.approx([0.5, 0.5])
+    assert m["target_speed"] == pytest.approx([0.4, 0.4])
     # Energy 10 W x 6 steps x DT over m g times 0.5 m/s x 5 DT.
     assert m["cost_of_transport"][1] == pytest.approx(10 * 6 * DT / (mass * GRAVITY * 0.5 * 5 * DT))
     assert m["action_smoothness"] == pytest.approx([0.1, 0.1])

@@ -30,6 +30,7 @@ METRICS = {
     "root_position_error": ("m", "mean distance of the root to the reference's root"),
     "root_velocity_error": ("m/s", "mean horizontal root velocity error vs the reference (or the command)"),
     "speed": ("m/s", "mean horizontal root speed"),
+    "target_speed": ("m/s", "mean horizontal speed asked for: the reference root's (imitation) or the command's"),
     "cost_of_transport": ("", "mechanical energy sum |tau * qdot| dt over m g times the distance travelled"),
     "action_smoothness": ("action units", "RMS change of the action between consecutive control steps"),
     "foot_slip": ("m/s", "mean horizontal speed of feet in ground contact"),
@@ -105,6 +106,8 @@ def episode_metrics(record: dict[str, np.ndarray], task: str, dt: float, mass: f
         "return": np.where(alive, record["rewards"], 0.0).sum(axis=1),
         "root_velocity_error": _masked_mean(velocity_error, alive),
         "speed": np.where(lengths > 1, distance / np.maximum((lengths - 1) * dt, dt), np.nan),
+        # beside speed, a robot that keeps its legs on the clip but lags it (how real clips fail) shows
+        "target_speed": _masked_mean(np.linalg.norm(record["target_velocity"], axis=-1), alive),
         "cost_of_transport": cot,
         "action_smoothness": np.sqrt(_masked_mean((action_change ** 2).mean(axis=-1), moved)),
         "foot_slip": slip,
