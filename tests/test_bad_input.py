@@ -373,6 +373,11 @@ DOWNSTREAM_CASES = [
                  (DEMOS[0], "--allowed-rules", "demos"), "expert.params",
                  "made for observations of size 8 and 4 actions, but the environment has 98 and 12", DEMOS,
                  id="wrong-size-expert-demos"),
+    # The quality gate of demos.max_failure_rate: a root error allowance of 1 mm fails every tracker episode.
+    pytest.param(lambda workdir: None, {"env": {"imitation": {"max_root_error": 0.001}}},
+                 (DEMOS[0], "--allowed-rules", "demos"), CLIP,
+                 "more than demos.max_failure_rate 50%: BC would clone an expert that cannot follow this motion",
+                 DEMOS, id="failing-expert-demos"),
     pytest.param(fill_the_disk, {}, TRAIN_AGAIN, f"{RUN}/policy.params", "cannot write the file: File too large",
                  TRAIN_OUTPUTS, id="full-disk-train"),
     # The run asks for 640 steps now: the checkpoint at 640 ends it once the damaged newest one is set aside.

@@ -66,6 +66,19 @@ def test_demos_record_the_expert(env, demos):
     assert summary["mean_return"] > 0 and 1 <= summary["mean_episode_length"] <= 100
 
 
+def test_an_expert_that_fails_too_often_is_refused(demos):
+    from locomimic.demos.experts import check_expert
+    from locomimic.errors import LocomimicError
+
+    _, summary = demos
+    check_expert(summary, max_failure_rate=1.0, source="expert.params")  # the gate off
+    failing = {**summary, "failure_rate": 0.87}
+    with pytest.raises(LocomimicError, match=r"^expert.params: the demonstrations' expert failed in 87% of .* more "
+                                             r"than demos.max_failure_rate 50%"):
+        check_expert(failing, max_failure_rate=0.5, source="expert.params")
+    check_expert({**summary, "failure_rate": 0.5}, max_failure_rate=0.5, source="expert.params")
+
+
 def test_demos_label_each_sample_with_the_command_its_clip_answers(env, demos):
     command = env.reference.commands[0]
     assert 0.5 < command[0] < 0.7 and abs(command[1]) < 0.05 and abs(command[2]) < 0.1  # the straight 0.6 m/s trot

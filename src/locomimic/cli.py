@@ -83,7 +83,7 @@ def _imitation_env(args, config):
 def cmd_demos(args) -> None:
     """Roll an expert out in MJX and save (observation, action, reward, done, episode id)."""
     from locomimic.demos import generate_demos
-    from locomimic.demos.experts import make_expert
+    from locomimic.demos.experts import check_expert, make_expert
     from locomimic.io import save_json
 
     config = _stage_config(args, ("env", "demos", "policy", "seed"))
@@ -91,6 +91,7 @@ def cmd_demos(args) -> None:
     settings = config["demos"]
     expert = make_expert(env, args.expert, config["policy"])
     dataset, summary = generate_demos(env, expert, config["env"], settings, config["seed"])
+    check_expert(summary, settings["max_failure_rate"], args.expert or args.clips[0])
     dataset.save(args.out)
     save_json(args.summary, {"expert": settings["expert"], "expert_params": str(args.expert) if args.expert else None,
                              "observation_size": int(env.observation_size),

@@ -44,3 +44,22 @@ def saved_policy(path: Path, observation_size: int, action_size: int, policy_set
     params = load_policy_params(path)
     check_params(params, path, observation_size, action_size, policy_settings)
     return functools.partial(deterministic_act(observation_size, action_size, policy_settings), params=params)
+
+
+def check_expert(summary: dict, max_failure_rate: float, source: str | Path) -> None:
+    """The quality gate of ``demos.max_failure_rate``: refuse demonstrations whose expert fails too often.
+
+    BC clones whatever the expert does; an expert that strays from the clip in most episodes (the reference
+    tracker on real motion capture, or a PPO expert that has not learned the clip yet) makes a BC policy, and
+    a PPO-from-BC start, that look like results but imitate nothing. ``source`` is what the error names: the
+    expert's parameter file, or the clip the reference tracker follows.
+    """
+    from locomimic.errors import LocomimicError
+
+    rate = summary["failure_rate"]
+    if rate > max_failure_rate:
+        raise LocomimicError(source, (
+            f"the demonstrations' expert failed in {rate:.0%} of {summary['episodes']} episodes (mean "
+            f"{summary['mean_episode_length']:.0f} steps; falls {summary['fall_rate']:.0%}), more than "
+            f"demos.max_failure_rate {max_failure_rate:.0%}: BC would clone an expert that cannot follow this "
+            "motion. Train the expert longer (train.num_timesteps), or set demos.max_failure_rate to go on anyway"))
