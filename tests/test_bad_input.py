@@ -375,7 +375,7 @@ DOWNSTREAM_CASES = [
                  id="wrong-size-expert-demos"),
     # The quality gate of demos.max_failure_rate: a root error allowance of 1 mm fails every tracker episode.
     pytest.param(lambda workdir: None, {"env": {"imitation": {"max_root_error": 0.001}}},
-                 (DEMOS[0], "--allowed-rules", "demos"), CLIP,
+                 (DEMOS[0], "--forcerun", "demos", "--allowed-rules", "demos"), CLIP,
                  "more than demos.max_failure_rate 50%: BC would clone an expert that cannot follow this motion",
                  DEMOS, id="failing-expert-demos"),
     pytest.param(fill_the_disk, {}, TRAIN_AGAIN, f"{RUN}/policy.params", "cannot write the file: File too large",
