@@ -53,8 +53,8 @@ def test_every_policy_and_baseline_has_finite_metrics(finished):
     for policy in expected:
         for seed in config["train"].get("seeds", [0]):
             run = json.loads((results / "default" / "trot" / policy / f"seed{seed}" / "metrics.json").read_text())
-            names = {"survival_rate", "survival_time", "return", "root_velocity_error", "target_speed", "cost_of_transport",
-                     "action_smoothness", "foot_slip"}
+            names = {"survival_rate", "survival_time", "return", "root_velocity_error", "target_speed",
+                     "cost_of_transport", "action_smoothness", "foot_slip"}
             if run["task"] == "imitation":
                 names |= {"joint_rmse", "foot_error", "root_position_error"}
             assert names <= set(run["metrics"]), policy
