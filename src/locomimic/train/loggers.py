@@ -67,7 +67,12 @@ class _WandB:
         self.run.log(_values(row), step=int(row["step"]))
 
     def close(self) -> None:
+        import wandb
+
         self.run.finish()
+        # finish() can return before W&B's service has written the run's records to disk (seen once in CI:
+        # an offline run file with its header only); teardown waits for the service to flush and stop
+        wandb.teardown()
 
 
 def _values(row: dict) -> dict[str, float]:
