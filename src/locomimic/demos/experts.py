@@ -19,6 +19,8 @@ from pathlib import Path
 
 import jax
 
+from locomimic.errors import LocomimicError
+
 
 def reference_tracker(env):
     """Expert for an :class:`~locomimic.envs.imitation.ImitationEnv` (batched state)."""
@@ -54,12 +56,11 @@ def check_expert(summary: dict, max_failure_rate: float, source: str | Path) -> 
     a PPO-from-BC start, that look like results but imitate nothing. ``source`` is what the error names: the
     expert's parameter file, or the clip the reference tracker follows.
     """
-    from locomimic.errors import LocomimicError
-
     rate = summary["failure_rate"]
     if rate > max_failure_rate:
         raise LocomimicError(source, (
             f"the demonstrations' expert failed in {rate:.0%} of {summary['episodes']} episodes (mean "
             f"{summary['mean_episode_length']:.0f} steps; falls {summary['fall_rate']:.0%}), more than "
             f"demos.max_failure_rate {max_failure_rate:.0%}: BC would clone an expert that cannot follow this "
-            "motion. Train the expert longer (train.num_timesteps), or set demos.max_failure_rate to go on anyway"))
+            "motion. Use a better expert (a PPO expert trained longer, train.num_timesteps; instead of the reference "
+            "tracker, demos.expert: ppo_scratch), or raise demos.max_failure_rate to go on anyway"))
