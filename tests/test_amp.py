@@ -18,6 +18,7 @@ from brax.training.acme import running_statistics, specs
 from conftest import REPO
 from locomimic.config import load_config
 from locomimic.envs import make_env, make_training_env
+from locomimic.envs.locomotion import command_range, command_statistics
 from locomimic.envs.motion_features import ReferenceHistories, feature_size, motion_features
 from locomimic.envs.reference import load_reference
 from locomimic.jaxcache import enable_compilation_cache
@@ -173,9 +174,17 @@ def test_amp_starts_from_bc_trains_logs_the_discriminator_and_continues_a_finish
     assert "discriminator accuracy" in done.stderr and "ETA" in done.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["task"] == "locomotion" and summary["steps"] == 1280 and summary["initialised_from"] == str(init)
-    # Step 0 is the BC start: its normaliser and policy, with a fresh value network.
+    # Step 0 is the BC start: its normaliser and policy, with a fresh value network. The normaliser's
+    # command inputs are the task's command range's, at the start and after training (a running estimate
+    # would shrink the std of the lateral and yaw commands, which the task holds fixed, to 1e-6).
     normalizer, policy, value, _ = checkpoints.load(tmp_path / "checkpoints" / f"{0:012d}")
-    np.testing.assert_allclose(np.asarray(normalizer.mean), np.asarray(start[0].mean), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(normalizer.mean)[:-3], np.asarray(start[0].mean)[:-3], rtol=1e-6)
+    command_mean, command_std = command_statistics(*command_range(CONFIG["env"]["locomotion"],
+                                                                  load_reference([trot_clip], load_robot(ROBOT), CONFIG["env"]["ctrl_dt"])))
+    np.testing.assert_allclose(command_std, [0.4 / np.sqrt(12), 1.0, 1.0], rtol=1e-5)
+    for pinned in (normalizer, load_policy_params(tmp_path / "policy.params")[0]):
+        np.testing.assert_allclose(np.asarray(pinned.mean)[-3:], command_mean, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(pinned.std)[-3:], command_std, rtol=1e-5)
     for a, b in zip(jax.tree_util.tree_leaves(policy), jax.tree_util.tree_leaves(start[1])):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert not all(np.allclose(a, b) for a, b in zip(jax.tree_util.tree_leaves(value),

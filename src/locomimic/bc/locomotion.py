@@ -12,19 +12,19 @@ from that policy and only has to learn to start from standing and to follow othe
 The demonstrations hold one command per clip, so their command columns barely vary; a normaliser
 fitted on them would divide the command by brax's minimum std (1e-6) and hand AMP a policy that
 saturates on its first command off the clip's own. The command part of the normaliser is set from
-the task's command range instead (``command_normalizer``).
+the task's command range instead (``command_normalizer``), and AMP keeps it there.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import jax.numpy as jp
 import numpy as np
 
 from locomimic.bc.evaluate import first_episode_stats
 from locomimic.bc.train import fit_normalizer
 from locomimic.demos import DemoDataset
+from locomimic.envs.locomotion import pin_command_statistics
 from locomimic.envs.rollout import rollout
 from locomimic.evaluate.metrics import first_episode_mask
 
@@ -36,17 +36,11 @@ def locomotion_demos(data: DemoDataset, proprioception_size: int) -> DemoDataset
 
 
 def command_normalizer(command_low, command_high):
-    """``normalizer_fn`` for ``train_bc``: fitted on the demonstrations, except the last three (command)
-    inputs, whose mean and std are those of the uniform command distribution the task draws from (std 1
-    for a component the task holds fixed)."""
-    low, high = np.asarray(command_low, np.float32), np.asarray(command_high, np.float32)
-    mean = (low + high) / 2
-    std = np.where(high > low, (high - low) / np.sqrt(12.0), 1.0).astype(np.float32)
+    """``normalizer_fn`` for ``train_bc``: fitted on the demonstrations, except the command inputs, whose
+    statistics are those of the task's command range (:func:`locomimic.envs.locomotion.pin_command_statistics`)."""
 
     def fit(observations):
-        state = fit_normalizer(observations)
-        return state.replace(mean=state.mean.at[-3:].set(mean), std=state.std.at[-3:].set(std),
-                             summed_variance=state.summed_variance.at[-3:].set(jp.asarray(std**2 * len(observations))))
+        return pin_command_statistics(fit_normalizer(observations), command_low, command_high)
 
     return fit
 

@@ -54,6 +54,37 @@ def command_range(task: dict, reference: reference_lib.ReferenceMotion | None) -
     return [float(c) for c in low], [float(c) for c in high]
 
 
+# A command component whose range is narrower than this (m/s or rad/s) is one the task holds fixed: the
+# lateral and yaw mean commands of a few straight clips differ by micrometres per second.
+FIXED_COMMAND_SPAN = 0.01
+
+
+def command_statistics(low, high) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the command inputs for the observation normaliser: those of the uniform
+    distribution the task draws commands from, std 1 for a component it holds fixed."""
+    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
+    std = np.where(high - low >= FIXED_COMMAND_SPAN, (high - low) / np.sqrt(12.0), 1.0)
+    return (low + high) / 2, std.astype(np.float32)
+
+
+def pin_command_statistics(normalizer, low, high):
+    """``normalizer`` (brax's running statistics over the locomotion observation) with its last three
+    inputs, the command, set to :func:`command_statistics`.
+
+    Why: a running estimate of a component the task barely varies shrinks its std towards brax's floor
+    (1e-6), so a command a hair off the trained one becomes a huge input. Measured on an AMP policy of
+    three generated trots: lateral and yaw commands of 0 instead of the motion's -6e-6 m/s and 5e-5
+    rad/s (std 2e-6 and 5e-6) became inputs of 3.7 and -10.5, and the policy that walks at 0.61 m/s
+    stood still. Pinned, each command input is scaled by its range, whatever the training saw.
+    """
+    mean, std = command_statistics(low, high)
+    count = normalizer.count  # brax keeps it as a UInt64 (hi, lo) pair
+    count = jp.float32(count.hi) * jp.float32(2.0**32) + jp.float32(count.lo) if hasattr(count, "hi") else count
+    return normalizer.replace(mean=jp.asarray(normalizer.mean).at[-3:].set(mean),
+                              std=jp.asarray(normalizer.std).at[-3:].set(std),
+                              summed_variance=jp.asarray(normalizer.summed_variance).at[-3:].set(std**2 * count))
+
+
 def with_fixed_command(env_settings: dict, command: list[float]) -> dict:
     """Env settings whose locomotion task always draws ``command``."""
     locomotion = {**env_settings["locomotion"], "command_low": list(command), "command_high": list(command)}
@@ -87,6 +118,11 @@ class LocomotionEnv(QuadrupedEnv):
     def motion_features(self, data) -> jax.Array:
         return motion_features.motion_features(data.qpos, data.qvel, self.foot_positions(data), self._joint_qpos,
                                                self._joint_dof)
+
+    @property
+    def command_bounds(self) -> tuple[list[float], list[float]]:
+        """The (low, high) corners of the box commands are drawn from (:func:`command_range`)."""
+        return list(self._config.command_low), list(self._config.command_high)
 
     def sample_command(self, rng: jax.Array) -> jax.Array:
         return jax.random.uniform(rng, (3,), minval=jp.asarray(self._config.command_low),

@@ -14,7 +14,9 @@ Each iteration:
 5. this iteration's histories go into the replay buffer.
 
 The policy starts from the locomotion BC policy when one is given (:mod:`locomimic.bc.locomotion`
-says why). Evaluation uses brax's ``acting.Evaluator`` with deterministic actions, from step 0.
+says why). The normaliser's command inputs stay pinned to the task's command range
+(:func:`locomimic.envs.locomotion.pin_command_statistics` says why). Evaluation uses brax's
+``acting.Evaluator`` with deterministic actions, from step 0.
 Checkpoints, step 0's included, hold the policy tuple ``(normalizer, policy, value)`` and the
 discriminator, so a resumed run keeps its style reward; optimiser states and the replay buffer start
 afresh on resume (as brax PPO's optimiser does). AMP trains on one device.
@@ -40,6 +42,7 @@ from brax.training.agents.ppo import networks as ppo_networks
 
 from locomimic.envs import make_training_env
 from locomimic.envs import motion_features
+from locomimic.envs.locomotion import pin_command_statistics
 from locomimic.envs.motion_features import ReferenceHistories
 from locomimic.policy import make_networks
 from locomimic.train import discriminator as disc_lib
@@ -115,6 +118,8 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
             policy_params = networks.policy_network.init(key_policy)
         params = ppo_losses.PPONetworkParams(policy=policy_params, value=networks.value_network.init(key_value))
         disc = disc_lib.init_state(module, key_disc, history * feature_size)
+    pin_commands = functools.partial(pin_command_statistics, low=env.command_bounds[0], high=env.command_bounds[1])
+    normalizer = pin_commands(normalizer)
     state = AMPState(policy_optimizer.init(params), params, normalizer, disc, disc_optimizer.init(disc.params),
                      disc_lib.ReplayBuffer.create(amp["replay_size"], history, feature_size))
 
@@ -198,7 +203,7 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
         style = disc_lib.style_reward(logit, amp["loss"])
         task = data.reward
         data = data._replace(reward=amp["task_weight"] * task + amp["style_weight"] * style * env.dt)
-        state = state.replace(normalizer=running_statistics.update(state.normalizer, data.observation))
+        state = state.replace(normalizer=pin_commands(running_statistics.update(state.normalizer, data.observation)))
         state, ppo_metrics = ppo_update(state, data, key_ppo)
         flat = jax.random.permutation(key_replay, histories.reshape((-1,) + histories.shape[2:]))
         state, disc_metrics = disc_update(state, flat, key_disc)
