@@ -22,7 +22,9 @@ they are not there), because they need full-length training runs that do not fit
   error <= ``JOINT_ERROR`` rad, for ``ppo`` (from BC) against ``ppo_scratch``;
 - AMP: the style reward logged while training (first and last evaluation); the style reward of
   every checkpoint judged by the run's final discriminator (``locomimic.train.style_curve``: one fixed
-  judge, so the checkpoints compare); and the final evaluation's forward speed against the command.
+  judge, so the checkpoints compare); the final evaluation's forward speed against the command; and
+  its command following under ``play`` (plain MuJoCo, a three-segment schedule of forward commands):
+  the largest relative speed error of a segment, goal ``PLAY_TOLERANCE``.
 
     python bench/train.py [--quick] [--results results] [--csv ...] [--summary ...]
 """
@@ -48,6 +50,8 @@ SURVIVAL = 0.9
 JOINT_ERROR = 0.08  # rad: better than the PD reference tracker (the expert BC clones, ~0.085 on the trot)
 ITERATIONS = 5  # training iterations per algorithm (each batch_size * num_minibatches * unroll steps)
 RAW_REPEATS = 3  # timed windows of raw stepping, each as many env steps as one training iteration
+# AMP under play: three forward commands across its prior's speeds, each within PLAY_TOLERANCE.
+PLAY_SCHEDULE, PLAY_SECONDS, PLAY_TOLERANCE = "0:0.3,0,0 4:0.8,0,0 8:0.5,0,0", 12.0, 0.15
 
 
 def iteration_steps(ppo: dict) -> int:
@@ -88,9 +92,9 @@ def amp_settings(config: dict, quick: bool) -> dict:
     return amp
 
 
-def amp_env(robot, clip: Path, config: dict, amp: dict):
-    """AMP's locomotion env (motion histories, reference starts from ``clip``) and its reference."""
-    reference = load_reference([clip], robot, config["env"]["ctrl_dt"], min_frames=amp["history"] + 1)
+def amp_env(robot, clips: list[Path], config: dict, amp: dict):
+    """AMP's locomotion env (motion histories, reference starts from ``clips``) and its reference."""
+    reference = load_reference(clips, robot, config["env"]["ctrl_dt"], min_frames=amp["history"] + 1)
     env = make_env("locomotion", robot, config["env"], feature_history=amp["history"], reference=reference)
     return env, reference
 
@@ -124,11 +128,11 @@ def steps_to_threshold(rows: list[dict]) -> float | None:
     return None
 
 
-def judged_style_rows(run_dir: Path, robot, config: dict, clip: Path) -> list[dict]:
+def judged_style_rows(run_dir: Path, robot, config: dict, clips: list[Path]) -> list[dict]:
     """Style reward of every AMP checkpoint under the run's final discriminator (see locomimic.train.style_curve);
-    ``clip`` is the run's retargeted clip (it sets the commands, as in training)."""
+    ``clips`` are the motion's retargeted clips (they set the commands, as in training)."""
     amp = config["train"]["amp"]
-    env, _ = amp_env(robot, clip, config, amp)
+    env, _ = amp_env(robot, clips, config, amp)
     curve = checkpoint_style_rewards(run_dir, env, config["env"], config["policy"], amp,
                                      config["train"]["ppo"]["num_eval_envs"], seed=1)
     first, last = curve[0], curve[-1]
@@ -174,7 +178,9 @@ def outcome_rows(results: Path, robot, config: dict) -> list[dict]:
                                f"that iteration's discriminator; disc accuracy reference "
                                f"{last.get('disc_reference_accuracy', float('nan')):.2f} / policy "
                                f"{last.get('disc_policy_accuracy', float('nan')):.2f}"))
-        out += judged_style_rows(run / "amp" / "seed0", robot, config, results / "retarget" / "default" / "trot.npz")
+        clips = [results / "retarget" / "default" / f"{clip}.npz" for clip in config["motions"]["trot"]["clips"]]
+        out += judged_style_rows(run / "amp" / "seed0", robot, config, clips)
+        out.append(play_tracking_row(run / "amp" / "seed0" / "policy.params", robot, config, clips))
         speed = last.get("episode_forward_velocity_per_step")
         command = last.get("episode_command_forward_velocity_per_step")
         out.append(summary_row("train", "train.amp_speed", "AMP: forward speed / commanded speed", speed, "m/s",
@@ -185,6 +191,26 @@ def outcome_rows(results: Path, robot, config: dict) -> list[dict]:
         out.append(summary_row("train", "train.amp_style_reward", "AMP: style reward", None, "reward",
                                notes=f"amp metrics {missing}"))
     return out
+
+
+def play_tracking_row(params: Path, robot, config: dict, clips: list[Path]) -> dict:
+    """AMP's command following as ``python -m locomimic play`` measures it (plain MuJoCo, the ONNX graph,
+    from standing): the largest relative forward-speed error over the segments of ``PLAY_SCHEDULE``."""
+    from locomimic.play import env_steps, parse_schedule, play, segment_report
+    from locomimic.policy import load_policy_params
+
+    schedule = parse_schedule(PLAY_SCHEDULE, PLAY_SECONDS)
+    env, record = play(load_policy_params(params), str(params), robot, clips, "locomotion", config["env"],
+                       config["policy"], PLAY_SECONDS, seed=0, schedule=schedule)
+    segments = segment_report(record, [s.start for s in schedule], env.dt, env_steps(PLAY_SECONDS, env.dt))
+    if any(row["achieved"] is None for row in segments):
+        return summary_row("train", "train.amp_play_tracking", "AMP under play: worst segment's forward speed "
+                           "error", None, "fraction", notes=f"the episode ended early (schedule {PLAY_SCHEDULE})")
+    errors = [abs(row["achieved"][0] / row["commanded"][0] - 1) for row in segments]
+    pairs = ", ".join(f"{row['achieved'][0]:.2f} for {row['commanded'][0]:.2f}" for row in segments)
+    return summary_row("train", "train.amp_play_tracking", "AMP under play: worst segment's forward speed error",
+                       max(errors), "fraction", notes=f"goal <= {PLAY_TOLERANCE}; plain MuJoCo, schedule "
+                       f"'{PLAY_SCHEDULE}', m/s achieved: {pairs}")
 
 
 def raw_rate(env, config: dict, ppo: dict, quick: bool) -> float:
@@ -217,7 +243,7 @@ def main() -> None:
 
         clip = Path(folder) / "trot.npz"
         save_npz(clip, retarget_clip(gait.generate("trot", cycles=2), robot, config["retarget"]).arrays)
-        locomotion, reference = amp_env(robot, clip, config, amp)
+        locomotion, reference = amp_env(robot, [clip], config, amp)
         runs = {"ppo": against_raw(lambda: ppo_throughput(env, config, ppo, length),
                                    lambda: raw_rate(env, config, ppo, args.quick)),
                 "amp": against_raw(lambda: amp_throughput(locomotion, reference, config, amp, ppo, length),

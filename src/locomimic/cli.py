@@ -369,8 +369,8 @@ def cmd_play(args) -> None:
     _headless_gl()
     from locomimic.config import load_config, robot_config_path
     from locomimic.jaxcache import enable_compilation_cache
-    from locomimic.play import (ending, env_steps, format_segment, motion_clips, play, play_trajectory,
-                                resolve_play_target, segment_report)
+    from locomimic.play import (SETTLE_SECONDS, ending, env_steps, format_segment, motion_clips, play,
+                                play_trajectory, resolve_play_target, segment_report)
     from locomimic.policy import load_policy_params
     from locomimic.robots import load_robot
 
@@ -385,10 +385,11 @@ def cmd_play(args) -> None:
     env, record = play(params, str(args.params), robot, clips, task, config["env"], config["policy"], args.duration,
                        args.seed, schedule, args.clip, args.frame)
     starts = [segment.start for segment in schedule] if schedule else [0.0]
+    settle = SETTLE_SECONDS if args.settle is None else args.settle
     steps = env_steps(args.duration, env.dt)
     print(f"{args.params}: {task} policy on {robot_name}, {record['dones'].shape[1] * env.dt:.2f} s played "
-          f"(velocities in the trunk frame, m/s and rad/s; first {args.settle:g} s of each segment left out)")
-    for row in segment_report(record, starts, env.dt, steps, args.settle):
+          f"(velocities in the trunk frame, m/s and rad/s; first {settle:g} s of each segment left out)")
+    for row in segment_report(record, starts, env.dt, steps, settle):
         print(format_segment(row))
     if ended := ending(record, env.dt, steps):
         print(ended)
@@ -609,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame", type=int, default=0, help="imitation: the clip's frame to start from (control steps)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds to play (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the start (joint noise, gain draws)")
-    p.add_argument("--settle", type=float, default=0.5,
+    p.add_argument("--settle", type=float,
                    help="seconds at the start of each segment left out of its average (default 0.5)")
     p.add_argument("--camera", type=_camera_arg, help="tracking camera DISTANCE,AZIMUTH,ELEVATION (default: render.camera)")
     p.add_argument("--out", type=Path, default=Path("play.mp4"), help="output video (.mp4; default play.mp4)")

@@ -27,6 +27,8 @@ from locomimic.errors import LocomimicError
 log = logging.getLogger("locomimic")
 
 SCHEDULE_OPTION = "--commands"
+# Seconds at the start of each segment left out of its average: the policy's response to the new command.
+SETTLE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ def play_record(env, task: str):
 
 
 def segment_report(record: dict[str, np.ndarray], starts: list[float], dt: float, steps: int,
-                   settle: float) -> list[dict]:
+                   settle: float = SETTLE_SECONDS) -> list[dict]:
     """Per segment of a ``steps``-step run: the mean commanded and achieved (forward, lateral, yaw rate) of
     environment 0, leaving out the first ``settle`` seconds of each segment (the policy's response; at most
     half the segment). A segment the episode left before its settling time was over has no values."""
