@@ -1,4 +1,5 @@
-"""The two tasks, which algorithm trains on which, and which settings a job of a task reads.
+"""The two tasks, which algorithm trains on which, which policies each motion has, and which settings a
+job of a task reads.
 
 Why a module of its own (no JAX, no MuJoCo): the workflow imports it while Snakemake parses the
 Snakefile, to hand each job exactly the settings it uses. Snakemake reruns a job whose parameters
@@ -19,6 +20,31 @@ def algo_task(algo: str) -> str:
     """The environment an algorithm trains (and is evaluated) on: AMP follows velocity commands;
     every other policy (PPO, BC, the reference tracker) imitates the motion."""
     return TASK_OF_ALGO.get(algo, "imitation")
+
+
+def motion_algos(config: dict, motion: str) -> list[str]:
+    """The training algorithms run on ``motion``: its own ``algos`` when it names them, else ``train.algos``.
+
+    Why per motion: what suits one clip does not suit a library. PPO imitates one clip well in the default
+    run's budget; AMP follows commands only across the speeds its motion prior holds (several clips). The
+    default run trains each on the motion it suits, without paying for every algorithm on both."""
+    return list(config["motions"][motion].get("algos", config["train"]["algos"]))
+
+
+def motion_baselines(config: dict, motion: str) -> list[str]:
+    """The baselines evaluated on ``motion``: its own ``baselines`` when it names them, else
+    ``evaluate.baselines``."""
+    return list(config["motions"][motion].get("baselines", config["evaluate"]["baselines"]))
+
+
+def motion_policies(config: dict, motion: str) -> list[str]:
+    """Every policy evaluated on ``motion``: its baselines, then its training algorithms."""
+    return motion_baselines(config, motion) + motion_algos(config, motion)
+
+
+def motion_needs_bc(config: dict, motion: str) -> bool:
+    """Whether ``motion`` needs its (imitation) BC policy: as a baseline, or as PPO's initial weights."""
+    return "bc" in motion_baselines(config, motion) or "ppo" in motion_algos(config, motion)
 
 
 def job_settings(config: dict, sections: tuple[str, ...], task: str = "imitation") -> dict:

@@ -9,7 +9,7 @@ from locomimic.config import load_yaml, robot_config_path
 from locomimic.errors import LocomimicError
 from locomimic.preflight import check_run
 from locomimic.robots.registry import PACKAGE_MODELS
-from locomimic.tasks import algo_task, job_settings
+from locomimic.tasks import algo_task, job_settings, motion_algos, motion_needs_bc, motion_policies
 
 REPO = Path(workflow.basedir)
 
@@ -115,8 +115,10 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-EVAL_POLICIES = list(config["evaluate"]["baselines"]) + list(config["train"]["algos"])
-RENDER_SEED = config["train"]["seeds"][0]  # videos show the first training seed of each algo
+# Every policy evaluated on some motion (each motion's are motion_policies), in first-seen order.
+EVAL_POLICIES = list(dict.fromkeys(policy for motion in MOTIONS for policy in motion_policies(config, motion)))
+SEEDS = config["train"]["seeds"]
+RENDER_SEED = SEEDS[0]  # videos show the first training seed of each algo
 
 
 def policy_params(wildcards):
@@ -142,32 +144,45 @@ def policy_args(wildcards, input):
     return " ".join(args)
 
 
+def per_motion(pattern, names, **wildcards):
+    """``pattern`` expanded over robots, motions and seeds, each motion with its own ``names(config, motion)``
+    (motion_algos, motion_policies) as {algo} and {policy}."""
+    files = []
+    for motion in MOTIONS:
+        for name in names(config, motion):
+            files += expand(pattern, robot=ROBOTS, motion=motion, algo=name, policy=name, seed=SEEDS, **wildcards)
+    return files
+
+
 def eval_runs(wildcards=None):
-    """Every evaluation run: each policy and baseline, robot, motion and training seed."""
-    return expand("results/eval/{robot}/{motion}/{policy}/seed{seed}/metrics.json", robot=ROBOTS, motion=MOTIONS,
-                  policy=EVAL_POLICIES, seed=config["train"]["seeds"])
+    """Every evaluation run: each motion's policies and baselines, on each robot and training seed."""
+    return per_motion("results/eval/{robot}/{motion}/{policy}/seed{seed}/metrics.json", motion_policies)
 
 
 def sim2sim_runs(wildcards=None):
     """Every training run's exported policy evaluated in plain MuJoCo (rule sim2sim), beside its MJX evaluation."""
-    return expand("results/sim2sim/{robot}/{motion}/{algo}/seed{seed}/metrics.json", robot=ROBOTS, motion=MOTIONS,
-                  algo=config["train"]["algos"], seed=config["train"]["seeds"])
+    return per_motion("results/sim2sim/{robot}/{motion}/{algo}/seed{seed}/metrics.json", motion_algos)
 
 
 def export_outputs():
     """Every training run's ONNX policy and runtime spec (rule export)."""
-    return expand("results/export/{robot}/{motion}/{algo}/seed{seed}/policy.{ext}", robot=ROBOTS, motion=MOTIONS,
-                  algo=config["train"]["algos"], seed=config["train"]["seeds"], ext=["onnx", "json"])
+    return per_motion("results/export/{robot}/{motion}/{algo}/seed{seed}/policy.{ext}", motion_algos,
+                      ext=["onnx", "json"])
+
+
+def motion_labels(wildcards):
+    """The policies of a motion, in the order of policy_videos."""
+    return motion_policies(config, wildcards.motion)
 
 
 def policy_videos(wildcards):
     return expand("results/render/policy/{robot}/{motion}/{policy}/seed{seed}.mp4", robot=wildcards.robot,
-                  motion=wildcards.motion, policy=EVAL_POLICIES, seed=RENDER_SEED)
+                  motion=wildcards.motion, policy=motion_policies(config, wildcards.motion), seed=RENDER_SEED)
 
 
 def train_metric_files(wildcards):
     return expand("results/train/{robot}/{motion}/{algo}/seed{seed}/metrics.csv", robot=wildcards.robot,
-                  motion=wildcards.motion, algo=config["train"]["algos"], seed=config["train"]["seeds"])
+                  motion=wildcards.motion, algo=motion_algos(config, wildcards.motion), seed=SEEDS)
 
 
 def report_outputs():
@@ -178,22 +193,17 @@ def report_outputs():
     outputs += ["results/eval/summary.csv", "results/eval/metrics.json", "results/report/evaluation.html"]
     outputs += expand("results/plots/{robot}/{motion}/evaluation.png", robot=ROBOTS, motion=MOTIONS)
     outputs += expand("results/report/{robot}/{motion}/videos.html", robot=ROBOTS, motion=MOTIONS)
-    if config["train"]["algos"]:
-        outputs += expand("results/plots/{robot}/{motion}/learning_curves.png", robot=ROBOTS, motion=MOTIONS)
+    trained = [motion for motion in MOTIONS if motion_algos(config, motion)]
+    outputs += expand("results/plots/{robot}/{motion}/learning_curves.png", robot=ROBOTS, motion=trained)
     return outputs
 
 
 def all_outputs():
     return (
         expand("results/retarget/{robot}/{clip}.npz", robot=ROBOTS, clip=CLIPS)
-        + expand("results/bc/{robot}/{motion}/policy.params", robot=ROBOTS, motion=MOTIONS)
-        + expand(
-            "results/train/{robot}/{motion}/{algo}/seed{seed}/summary.json",
-            robot=ROBOTS,
-            motion=MOTIONS,
-            algo=config["train"]["algos"],
-            seed=config["train"]["seeds"],
-        )
+        + expand("results/bc/{robot}/{motion}/policy.params", robot=ROBOTS,
+                 motion=[motion for motion in MOTIONS if motion_needs_bc(config, motion)])
+        + per_motion("results/train/{robot}/{motion}/{algo}/seed{seed}/summary.json", motion_algos)
         + export_outputs()
         + report_outputs()
     )

@@ -131,7 +131,7 @@ rule policy_videos:
             labels={"robot": "{robot}", "motion": "{motion}"},
         ),
     params:
-        labels=EVAL_POLICIES,
+        labels=motion_labels,
         seed=RENDER_SEED,
     log:
         "results/logs/policy_videos/{robot}/{motion}.log",
