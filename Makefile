@@ -98,7 +98,7 @@ bench: install
 
 # A trained policy in plain MuJoCo, driven by a command schedule (docs/stages.md, "Using a trained policy").
 # An imitation policy (ppo, bc) takes no schedule: COMMANDS= PLAY_ARGS="--frame 10".
-POLICY ?= results/train/default/trot/amp/seed0/policy.params
+POLICY ?= results/train/default/trot_speeds/amp/seed0/policy.params
 COMMANDS ?= 0:0.3,0,0 4:0.8,0,0 8:0.5,0,0.5
 play: install
 	$(BIN)/python -m locomimic play $(POLICY) $(if $(COMMANDS),--commands "$(COMMANDS)") $(PLAY_ARGS)

@@ -42,6 +42,7 @@ from mjx_env import mjx_rate
 from locomimic.envs import make_env
 from locomimic.envs.reference import load_reference
 from locomimic.jaxcache import enable_compilation_cache
+from locomimic.tasks import motion_algos
 from locomimic.train.amp import train_amp
 from locomimic.train.ppo import train_ppo
 from locomimic.train.style_curve import checkpoint_style_rewards
@@ -145,11 +146,17 @@ def judged_style_rows(run_dir: Path, robot, config: dict, clips: list[Path]) -> 
                         f"{first['survival']:.2f} -> {last['survival']:.2f}")]
 
 
+def trained_motion(config: dict, algo: str) -> str | None:
+    """The first motion of the default run that ``algo`` trains on (the default run has one per algo)."""
+    return next((motion for motion in sorted(config["motions"]) if algo in motion_algos(config, motion)), None)
+
+
 def outcome_rows(results: Path, robot, config: dict) -> list[dict]:
-    """Learning outcomes from the default workflow's training metrics (results/train/default/trot/...)."""
-    run = results / "train" / "default" / "trot"
-    ppo, scratch, amp = (_rows(run / algo / "seed0" / "metrics.csv") for algo in ("ppo", "ppo_scratch", "amp"))
-    missing = f"not found under {run}: run `make run` first"
+    """Learning outcomes from the default workflow's training metrics (results/train/default/<motion>/...)."""
+    runs = {algo: results / "train" / "default" / str(trained_motion(config, algo)) / algo / "seed0"
+            for algo in ("ppo", "ppo_scratch", "amp")}
+    ppo, scratch, amp = (_rows(run / "metrics.csv") for run in runs.values())
+    missing = f"not found under {results / 'train'}: run `make run` first"
     out = []
     if ppo:
         final = ppo[-1]
@@ -178,9 +185,10 @@ def outcome_rows(results: Path, robot, config: dict) -> list[dict]:
                                f"that iteration's discriminator; disc accuracy reference "
                                f"{last.get('disc_reference_accuracy', float('nan')):.2f} / policy "
                                f"{last.get('disc_policy_accuracy', float('nan')):.2f}"))
-        clips = [results / "retarget" / "default" / f"{clip}.npz" for clip in config["motions"]["trot"]["clips"]]
-        out += judged_style_rows(run / "amp" / "seed0", robot, config, clips)
-        out.append(play_tracking_row(run / "amp" / "seed0" / "policy.params", robot, config, clips))
+        motion = config["motions"][trained_motion(config, "amp")]
+        clips = [results / "retarget" / "default" / f"{clip}.npz" for clip in motion["clips"]]
+        out += judged_style_rows(runs["amp"], robot, config, clips)
+        out.append(play_tracking_row(runs["amp"] / "policy.params", robot, config, clips))
         speed = last.get("episode_forward_velocity_per_step")
         command = last.get("episode_command_forward_velocity_per_step")
         out.append(summary_row("train", "train.amp_speed", "AMP: forward speed / commanded speed", speed, "m/s",

@@ -50,16 +50,16 @@ def test_a_users_config_plans_only_its_own_clips_and_motions(tmp_path):
 def test_without_configfile_the_default_run_is_planned(tmp_path):
     done = run_snakemake(tmp_path, "-n")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert retargeted_clips(done.stdout) == {"trot", "pace", "bound"}
+    assert retargeted_clips(done.stdout) == {"trot", "trot_slow", "trot_fast", "pace", "bound"}
     # --config alone still applies on top of the default config.
     jobs = planned_jobs(tmp_path, None, "--config", "evaluate={'baselines': ['bc']}")
-    assert jobs["gait_clip"] == 3 and jobs["evaluate"] == 1 + 3  # bc and the three algos
+    assert jobs["gait_clip"] == 5 and jobs["evaluate"] == 1 + 2 + 1  # bc, ppo, ppo_scratch; amp (no baselines)
 
 
 def test_configfiles_merge_in_order(tmp_path):
     done = run_snakemake(tmp_path, "-n", "-p", configfile=[DEFAULT, GPU])
     assert done.returncode == 0, done.stderr[-3000:]
-    assert retargeted_clips(done.stdout) == {"trot", "pace", "bound"}  # config/config.yaml's clips ...
+    assert retargeted_clips(done.stdout) == set(load_yaml(DEFAULT)["clips"])  # config/config.yaml's clips ...
     assert '"num_envs": 8192' in done.stdout and '"num_envs": 256' not in done.stdout  # ... at gpu.yaml's sizes
 
 
@@ -162,16 +162,42 @@ def test_adding_a_seed_reruns_only_that_seeds_jobs(tmp_path):
 
 
 def test_adding_an_algorithm_reruns_no_other_run(tmp_path):
-    changed, added = changed_jobs(tmp_path, lambda config: config["train"].update(algos=["ppo", "ppo_scratch"]))
-    assert all(GATHERING.match(log) for log in changed) and not added, (changed, added)  # amp dropped
+    changed, added = changed_jobs(tmp_path, lambda config: config["motions"]["trot"].update(algos=["ppo"]))
+    assert all(GATHERING.match(log) for log in changed) and not added, (changed, added)  # ppo_scratch dropped
+
+
+def test_each_motion_trains_its_own_algorithms_and_evaluates_its_own_baselines(tmp_path):
+    """A motion's ``algos`` and ``baselines`` replace train.algos and evaluate.baselines for it alone; a
+    motion that names neither takes those; BC is trained only where a baseline or PPO needs it."""
+    config = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())
+    config["clips"]["pace"] = {"source": "gait", "gait": {"pattern": "pace", "cycles": 1}}
+    config["train"]["algos"] = ["ppo_scratch"]
+    config["evaluate"]["baselines"] = ["reference"]
+    config["motions"] = {"trot": {"clips": ["trot"], "algos": ["ppo", "ppo_scratch"], "baselines": ["bc"]},
+                         "speeds": {"clips": ["trot", "pace"], "algos": ["amp"], "baselines": []},
+                         "pace": {"clips": ["pace"]}}
+    done = run_snakemake(tmp_path, "-n", configfile=write(tmp_path / "motions.yaml", config))
+    assert done.returncode == 0, done.stderr[-3000:]
+    planned = {line.split("output: ", 1)[1] for line in done.stdout.splitlines() if "output: " in line}
+    trained = {re.search(r"results/train/default/(\w+)/(\w+)/seed0/policy.params", line).groups()
+               for line in planned if "/policy.params" in line and line.startswith("results/train/")}
+    assert trained == {("trot", "ppo"), ("trot", "ppo_scratch"), ("speeds", "amp"), ("pace", "ppo_scratch")}
+    evaluated = {tuple(re.search(r"results/eval/default/(\w+)/(\w+)/seed0/metrics.json", line).groups())
+                 for line in planned if line.startswith("results/eval/default/")}
+    assert evaluated == trained | {("trot", "bc"), ("pace", "reference")}
+    assert {line.split(",")[0] for line in planned if line.startswith("results/bc/default/")} == {
+        "results/bc/default/trot/policy.params", "results/bc/default/speeds/locomotion/policy.params"}
+    config["motions"]["speeds"]["algos"] = ["dqn"]
+    done = run_snakemake(tmp_path, "-n", configfile=write(tmp_path / "motions.yaml", config))
+    assert "motions.speeds.algos[0]" in errors(done) and "dqn" in errors(done), errors(done)
 
 
 def test_a_locomotion_setting_touches_only_the_locomotion_jobs(tmp_path):
     changed, added = changed_jobs(tmp_path, lambda config: config["env"].update(locomotion={"tracking_sigma": 0.3}))
     assert not added
-    assert changed == {"results/logs/bc/default/trot.locomotion.log", "results/logs/train/default/trot/amp/seed0.log",
-                       "results/logs/evaluate/default/trot/amp/seed0.log", "results/logs/export/default/trot/amp/seed0.log",
-                       "results/logs/sim2sim/default/trot/amp/seed0.log"}, changed
+    assert changed == {"results/logs/bc/default/trot_speeds.locomotion.log",
+                       *(f"results/logs/{rule}/default/trot_speeds/amp/seed0.log"
+                         for rule in ("train", "evaluate", "export", "sim2sim"))}, changed
     (tmp_path / "imitation").mkdir()
     changed, _ = changed_jobs(tmp_path / "imitation", lambda config: config["env"].update(imitation={"max_root_error": 0.4}))
     assert not any("amp" in log or "locomotion" in log for log in changed) and changed, changed

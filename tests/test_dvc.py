@@ -126,9 +126,11 @@ def test_make_version_after_a_snakemake_run_then_push_and_pull(tiny_run, version
     # DVC shows the numbers (it leaves out lists such as the seeds): every number of the file, unchanged.
     assert numbers(shown) == numbers(json.loads((project / "results" / "eval" / "metrics.json").read_text()))
     assert any(path.endswith(".survival_rate.mean") for path in numbers(shown))
-    for algo in tiny_run.config["train"]["algos"]:  # each run's latest training metrics (DVCLive)
-        logged = workspace["data"][f"results/train/default/trot/{algo}/seed0/dvclive/metrics.json"]["data"]
-        assert "episode_reward" in logged and logged["step"] == tiny_run.config["train"]["num_timesteps"], algo
+    runs = [f"{motion}/{algo}" for motion, spec in tiny_run.config["motions"].items() for algo in spec["algos"]]
+    assert sorted(runs) == ["trot/ppo", "trot/ppo_scratch", "trot_speeds/amp"]  # the runs dvc.yaml lists
+    for run in runs:  # each run's latest training metrics (DVCLive)
+        logged = workspace["data"][f"results/train/default/{run}/seed0/dvclive/metrics.json"]["data"]
+        assert "episode_reward" in logged and logged["step"] == tiny_run.config["train"]["num_timesteps"], run
     plots = json.loads(sh("dvc", "plots", "show", "--json", cwd=project, check=False).stdout)
     curve = [point for entry in plots["data"]["training_curves"] for point in entry["content"]["data"]["values"]]
     assert curve and all("step" in point and "episode_reward" in point for point in curve)

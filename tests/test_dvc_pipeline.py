@@ -1,7 +1,7 @@
 """dvc.yaml agrees with the workflow: each DVC stage depends on the Snakefile, the shared rule helpers,
 its rules' files and every package file those rules list as code inputs (``code_files(...)``), so an
-edit that reruns a Snakemake job also marks its DVC stage stale; and the training-curve plots name
-every algorithm of the default run. Reads files only (no DVC run: tests/test_dvc.py does that)."""
+edit that reruns a Snakemake job also marks its DVC stage stale; and the training-curve plots and
+metrics name every training run of the default run. Reads files only (no DVC run: tests/test_dvc.py does that)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO
+from locomimic.config import load_config
+from locomimic.tasks import motion_algos
 
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
 RULES_DIR = REPO / "workflow" / "rules"
@@ -48,10 +50,13 @@ def test_each_dvc_stage_depends_on_the_code_of_its_rules():
         assert not missing, f"dvc.yaml stage {name} lacks deps {missing}"
 
 
-def test_training_curves_plot_every_algorithm_of_the_default_run():
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    algos = set(config["train"]["algos"])
+def test_training_curves_and_metrics_name_every_training_run_of_the_default_run():
+    config = load_config(REPO / "config" / "config.yaml")
+    runs = {(robot, motion, algo, f"seed{seed}") for robot in config["robots"] for motion in config["motions"]
+            for algo in motion_algos(config, motion) for seed in config["train"]["seeds"]}
     for plot in DVC["plots"]:
         (spec,) = plot.values()
-        plotted = {Path(path).parts[4] for path in spec["y"]}
-        assert plotted == algos, (plot, plotted)
+        plotted = {Path(path).parts[2:6] for path in spec["y"]}
+        assert plotted == runs, (plot, plotted)
+    logged = {Path(path).parts[2:6] for path in DVC["metrics"] if path.startswith("results/train/")}
+    assert logged == runs, logged

@@ -10,6 +10,7 @@ marked ``slow``.
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import json
 import math
@@ -20,6 +21,8 @@ import yaml
 
 from conftest import DOG_TROT, REPO, planned_jobs, run_locomimic, run_snakemake
 from conftest import tiny_config as tiny_config_dict
+from locomimic.config import validate_config
+from locomimic.tasks import motion_algos, motion_policies
 from test_render import assert_video
 
 
@@ -40,19 +43,29 @@ def finished(tiny_run, tmp_path_factory):
     return run.workdir, run.configfile, run.config
 
 
-def policies(config):
-    return config.get("evaluate", {}).get("baselines", ["bc", "reference"]) + config["train"]["algos"]
+def filled(config):
+    """``config`` with the schema's defaults filled in (what the workflow sees)."""
+    return validate_config(copy.deepcopy(config), "tiny config")
+
+
+def policies(config, motion):
+    """The policies evaluated on ``motion`` (baselines, then training algorithms)."""
+    return motion_policies(filled(config), motion)
+
+
+def algos(config, motion):
+    return motion_algos(filled(config), motion)
 
 
 @pytest.mark.slow
 def test_every_policy_and_baseline_has_finite_metrics(finished):
     workdir, _, config = finished
     results = workdir / "results" / "eval"
-    expected = policies(config)
-    assert set(expected) >= {"bc", "reference", "ppo"}
-    for policy in expected:
+    runs = [(motion, policy) for motion in sorted(config["motions"]) for policy in policies(config, motion)]
+    assert set(runs) >= {("trot", "bc"), ("trot", "reference"), ("trot", "ppo"), ("trot_speeds", "amp")}
+    for motion, policy in runs:
         for seed in config["train"].get("seeds", [0]):
-            run = json.loads((results / "default" / "trot" / policy / f"seed{seed}" / "metrics.json").read_text())
+            run = json.loads((results / "default" / motion / policy / f"seed{seed}" / "metrics.json").read_text())
             names = {"survival_rate", "survival_time", "return", "root_velocity_error", "target_speed",
                      "cost_of_transport", "action_smoothness", "foot_slip"}
             if run["task"] == "imitation":
@@ -62,12 +75,14 @@ def test_every_policy_and_baseline_has_finite_metrics(finished):
                 assert math.isfinite(run["metrics"][name]["mean"]), (policy, name)
             assert run["episodes"] == config["evaluate"]["episodes"]
     document = json.loads((results / "metrics.json").read_text())
-    algos = config["train"]["algos"]  # each exported and evaluated in plain MuJoCo too (rule sim2sim)
-    assert sorted(document["results"]["default"]["trot"]) == sorted(expected + [f"{a} (mujoco)" for a in algos])
+    for motion in config["motions"]:  # each trained policy exported and evaluated in plain MuJoCo too (sim2sim)
+        assert sorted(document["results"]["default"][motion]) == sorted(
+            policies(config, motion) + [f"{algo} (mujoco)" for algo in algos(config, motion)])
     with open(results / "summary.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["policy"] for row in rows if row["simulator"] == "mjx"] == expected
-    assert [row["policy"] for row in rows if row["simulator"] == "mujoco"] == algos
+    assert [(row["motion"], row["policy"]) for row in rows if row["simulator"] == "mjx"] == runs
+    assert [(row["motion"], row["policy"]) for row in rows if row["simulator"] == "mujoco"] == [
+        (motion, algo) for motion in sorted(config["motions"]) for algo in algos(config, motion)]
     assert all(float(row["survival_time"]) > 0 for row in rows)
     # The reference tracker follows its own reference closely in joint space.
     reference = document["results"]["default"]["trot"]["reference"]["metrics"]
@@ -79,18 +94,24 @@ def test_policy_videos_decode_with_the_configured_frames(finished):
     workdir, _, config = finished
     render = config["render"]
     count = round(render["fps"] * min(render["seconds"], config["env"]["episode_length"] * 0.02))
-    for policy in policies(config):
-        assert_video(workdir / "results" / "render" / "policy" / "default" / "trot" / policy / "seed0.mp4", count,
-                     (render["width"], render["height"]), render["fps"])
+    for motion in config["motions"]:
+        for policy in policies(config, motion):
+            assert_video(workdir / "results" / "render" / "policy" / "default" / motion / policy / "seed0.mp4", count,
+                         (render["width"], render["height"]), render["fps"])
     for clip in config["clips"]:
         assert (workdir / "results" / "render" / "retarget" / "default" / f"{clip}.mp4").stat().st_size > 0
 
 
+def embedded_all(report: str, name: str) -> list[bytes]:
+    """The bytes of every result named ``name`` the report embeds as a data URI (one per robot, motion, ...)."""
+    found = re.findall(rf"filename={re.escape(name)};base64,([A-Za-z0-9+/=]+)", report)
+    assert found, f"{name} is not in the report"
+    return [base64.b64decode(data) for data in found]
+
+
 def embedded(report: str, name: str) -> bytes:
-    """The bytes of a result the report embeds as a data URI."""
-    match = re.search(rf"filename={re.escape(name)};base64,([A-Za-z0-9+/=]+)", report)
-    assert match, f"{name} is not in the report"
-    return base64.b64decode(match.group(1))
+    """The bytes of the first result named ``name`` the report embeds."""
+    return embedded_all(report, name)[0]
 
 
 @pytest.mark.slow
@@ -102,11 +123,11 @@ def test_report_contains_the_plots_tables_and_videos(finished):
     assert b"default,trot,reference" in embedded(report, "summary.csv")
     table = embedded(report, "evaluation.html").decode()
     assert "joint_rmse" in table and "cost_of_transport" in table
-    videos = embedded(report, "videos.html").decode()
-    assert videos.count("data:video/mp4;base64,") == len(policies(config))
-    for policy in policies(config):
-        assert f"<figcaption>{policy}</figcaption>" in videos
-    first = re.search(r"data:video/mp4;base64,([A-Za-z0-9+/=]+)", videos).group(1)
+    pages = [page.decode() for page in embedded_all(report, "videos.html")]  # one per motion
+    captions = sorted(sorted(re.findall(r"<figcaption>(\w+)</figcaption>", page)) for page in pages)
+    assert captions == sorted(sorted(policies(config, motion)) for motion in config["motions"]), captions
+    assert all(page.count("data:video/mp4;base64,") == page.count("<figcaption>") for page in pages)
+    first = re.search(r"data:video/mp4;base64,([A-Za-z0-9+/=]+)", pages[0]).group(1)
     assert base64.b64decode(first)[4:8] == b"ftyp"  # an mp4 container
     retarget = embedded(report, "retarget_videos.html").decode()
     assert retarget.count("data:video/mp4;base64,") == len(config["clips"])
@@ -120,16 +141,17 @@ def test_every_trained_policy_is_exported_and_evaluated_in_plain_mujoco(finished
     metrics on as many episodes, from the same seeds."""
     workdir, _, config = finished
     results = workdir / "results"
-    for algo in config["train"]["algos"]:
-        spec = json.loads((results / "export" / "default" / "trot" / algo / "seed0" / "policy.json").read_text())
+    for motion, algo in [(motion, algo) for motion in config["motions"] for algo in algos(config, motion)]:
+        run = f"default/{motion}/{algo}/seed0"
+        spec = json.loads((results / "export" / run / "policy.json").read_text())
         assert spec["policy"]["onnx_check"]["max_abs_difference"] < 1e-5
-        assert (results / "export" / "default" / "trot" / algo / "seed0" / "policy.onnx").stat().st_size > 0
-        mjx = json.loads((results / "eval" / "default" / "trot" / algo / "seed0" / "metrics.json").read_text())
-        mujoco = json.loads((results / "sim2sim" / "default" / "trot" / algo / "seed0" / "metrics.json").read_text())
+        assert (results / "export" / run / "policy.onnx").stat().st_size > 0
+        mjx = json.loads((results / "eval" / run / "metrics.json").read_text())
+        mujoco = json.loads((results / "sim2sim" / run / "metrics.json").read_text())
         assert mujoco["simulator"] == "mujoco" and set(mujoco["metrics"]) == set(mjx["metrics"]), algo
         assert (mujoco["episodes"], mujoco["eval_seed"], mujoco["task"]) == (mjx["episodes"], mjx["eval_seed"],
                                                                             mjx["task"])
-        assert "env steps/s" in (results / "logs" / "sim2sim" / "default" / "trot" / algo / "seed0.log").read_text()
+        assert "env steps/s" in (results / "logs" / "sim2sim" / f"{run}.log").read_text()
 
 
 @pytest.mark.slow
@@ -139,9 +161,7 @@ def test_play_drives_the_trained_amp_policy_with_a_schedule(finished):
     from test_play import segments
 
     workdir, configfile, config = finished
-    if "amp" not in config["train"]["algos"]:
-        pytest.skip("the tiny config trains no AMP policy")
-    params = workdir / "results" / "train" / "default" / "trot" / "amp" / "seed0" / "policy.params"
+    params = workdir / "results" / "train" / "default" / "trot_speeds" / "amp" / "seed0" / "policy.params"
     done = run_locomimic("play", str(params), "--config", str(configfile), "--commands", "0:0.6,0,0 1:0.6,0,0",
                          "--duration", "2", "--no-video", cwd=workdir)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -149,8 +169,8 @@ def test_play_drives_the_trained_amp_policy_with_a_schedule(finished):
     assert [line[:20] for line in lines] == ["segment 1  0.00-1.00", "segment 2  1.00-2.00"], done.stdout
     rows = segments(done.stdout)  # the segments the episode reached (segment 1 always: 0.5 s settle)
     assert rows and [row[:4] for row in rows] == [(1, 0.0, 1.0, 0.6), (2, 1.0, 2.0, 0.6)][:len(rows)], done.stdout
-    evaluated = json.loads((workdir / "results" / "eval" / "default" / "trot" / "amp" / "seed0" / "metrics.json")
-                           .read_text())
+    evaluated = json.loads((workdir / "results" / "eval" / "default" / "trot_speeds" / "amp" / "seed0" /
+                            "metrics.json").read_text())
     speed, command = evaluated["metrics"]["speed"]["mean"], evaluated["command"][0]
     if speed < 0.8 * command:
         pytest.skip(f"tracking not asserted: the tiny run's AMP policy does not follow its command in its own MJX "
@@ -163,8 +183,9 @@ def test_changing_video_settings_rerenders_without_simulating(finished):
     workdir, configfile, config = finished
     configfile.write_text(yaml.safe_dump({**config, "render": {**config["render"], "fps": 5}}))
     jobs = planned_jobs(workdir, configfile)
-    assert jobs == {"render_policy": len(policies(config)), "render_retarget": len(config["clips"]),
-                    "policy_videos": 1, "retarget_videos": 1, "all": 1}
+    assert jobs == {"render_policy": sum(len(policies(config, motion)) for motion in config["motions"]),
+                    "render_retarget": len(config["clips"]), "policy_videos": len(config["motions"]),
+                    "retarget_videos": 1, "all": 1}
     configfile.write_text(yaml.safe_dump(config))
 
 
@@ -191,43 +212,39 @@ def test_workflow_end_to_end_with_make_style_reruns(finished):
     assert metrics["closed_loop"]["policy"]["survival_time_mean"] > 0
     assert (bc / "loss.csv").read_text().startswith("epoch,train_loss,validation_loss")
     assert (bc / "policy.params").stat().st_size > 0
-    locomotion = json.loads((bc / "locomotion" / "metrics.json").read_text())
+    locomotion = json.loads((results / "bc" / "default" / "trot_speeds" / "locomotion" / "metrics.json").read_text())
     assert locomotion["task"] == "locomotion" and "validation_r2" in locomotion
     assert locomotion["closed_loop"]["command_forward_velocity_mean"] > 0.5  # the trot's own speed
     run = results / "train" / "default" / "trot" / "ppo" / "seed0"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 1280 and summary["initialised_from"].endswith("bc/default/trot/policy.params")
-    if "amp" in config["train"]["algos"]:
-        summary = json.loads((run.parent.parent / "amp" / "seed0" / "summary.json").read_text())
-        assert summary["initialised_from"].endswith("bc/default/trot/locomotion/policy.params")
+    summary = json.loads((results / "train" / "default" / "trot_speeds" / "amp" / "seed0" / "summary.json").read_text())
+    assert summary["initialised_from"].endswith("bc/default/trot_speeds/locomotion/policy.params")
+    assert not (results / "bc" / "default" / "trot_speeds" / "policy.params").exists()  # no baseline or PPO needs it
     assert (run / "policy.params").stat().st_size > 0 and (run / "checkpoints").is_dir()
     assert (run / "metrics.csv").read_text().startswith("step,wall_time,steps_per_second")
     assert "episode_reward" in json.loads((run / "dvclive" / "metrics.json").read_text())  # the default tracker
 
     assert planned_jobs(tmp_path, configfile) == {}  # nothing to do on a finished workflow
 
-    # Changing the imitated clip plans it again with everything downstream of it ...
+    # Changing the imitated clip plans it again with everything downstream of it, in both motions (trot:
+    # ppo, ppo_scratch and the baselines bc and reference; trot_speeds: amp) ...
+    assert {motion: policies(config, motion) for motion in config["motions"]} == {
+        "trot": ["bc", "reference", "ppo", "ppo_scratch"], "trot_speeds": ["amp"]}
     changed = {**config, "clips": {**config["clips"], "trot": {**config["clips"]["trot"]}}}
     changed["clips"]["trot"]["gait"] = {**config["clips"]["trot"]["gait"], "speed": 0.5}
     configfile.write_text(yaml.safe_dump(changed))
-    algos = len(config["train"]["algos"])
-    evaluated = 2 + algos  # the baselines bc and reference, and each algo
-    report = {"eval_summary": 1, "plot_evaluation": 1, "evaluation_table": 1, "policy_videos": 1,
-              "plot_learning_curves": 1, "all": 1}
-    from_bc = int("ppo" in config["train"]["algos"]) + int("amp" in config["train"]["algos"])
-    locomotion_bc = {"bc_locomotion": 1} if "amp" in config["train"]["algos"] else {}
-    assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 1, "bc": 1, **locomotion_bc,
-                                                  "train": algos, "export": algos, "sim2sim": algos,
-                                                  "evaluate": evaluated, "render_policy": evaluated,
-                                                  "render_retarget": 1, "plot_retarget": 1, "retarget_videos": 1,
-                                                  **report}
+    report = {"eval_summary": 1, "plot_evaluation": 2, "evaluation_table": 1, "policy_videos": 2,
+              "plot_learning_curves": 2, "all": 1}
+    assert planned_jobs(tmp_path, configfile) == {"gait_clip": 1, "retarget": 1, "demos": 2, "bc": 1, "bc_locomotion": 1,
+                                                  "train": 3, "export": 3, "sim2sim": 3, "evaluate": 5,
+                                                  "render_policy": 5, "render_retarget": 1, "plot_retarget": 1,
+                                                  "retarget_videos": 1, **report}
     # ... while changing a stage's own settings plans that stage and those after it only: both BCs, the
     # runs that start from them (ppo and amp), and their evaluations and videos.
     configfile.write_text(yaml.safe_dump({**config, "bc": {**config["bc"], "learning_rate": 0.01}}))
-    assert planned_jobs(tmp_path, configfile) == {"bc": 1, **locomotion_bc, "evaluate": 1 + from_bc,
-                                                  "render_policy": 1 + from_bc, **report,
-                                                  **({"train": from_bc, "export": from_bc, "sim2sim": from_bc}
-                                                     if from_bc else {})}
+    assert planned_jobs(tmp_path, configfile) == {"bc": 1, "bc_locomotion": 1, "evaluate": 3, "render_policy": 3,
+                                                  "train": 2, "export": 2, "sim2sim": 2, **report}
 
     if "dog_trot" in config["clips"]:  # a clip outside every motion: only its own retargeting reruns
         config["clips"]["dog_trot"]["frames"] = [2, 30]
