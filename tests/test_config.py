@@ -40,7 +40,7 @@ def test_a_users_config_plans_only_its_own_clips_and_motions(tmp_path):
     configfile = write(tmp_path / "my.yaml", MY_CONFIG)
     done = run_snakemake(tmp_path, "-n", configfile=configfile)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert retargeted_clips(done.stdout) == {"my_walk"}  # no trot, pace or bound from config/config.yaml
+    assert retargeted_clips(done.stdout) == {"my_walk"}  # none of config/config.yaml's trots
     assert set(re.findall(r"motion=(\w+)", done.stdout)) == {"my_walk"}
     jobs = planned_jobs(tmp_path, configfile)
     assert jobs["gait_clip"] == jobs["retarget"] == jobs["demos"] == 1
@@ -50,10 +50,10 @@ def test_a_users_config_plans_only_its_own_clips_and_motions(tmp_path):
 def test_without_configfile_the_default_run_is_planned(tmp_path):
     done = run_snakemake(tmp_path, "-n")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert retargeted_clips(done.stdout) == {"trot", "trot_slow", "trot_fast", "pace", "bound"}
+    assert retargeted_clips(done.stdout) == {"trot", "trot_slow", "trot_fast"}
     # --config alone still applies on top of the default config.
     jobs = planned_jobs(tmp_path, None, "--config", "evaluate={'baselines': ['bc']}")
-    assert jobs["gait_clip"] == 5 and jobs["evaluate"] == 1 + 2 + 1  # bc, ppo, ppo_scratch; amp (no baselines)
+    assert jobs["gait_clip"] == 3 and jobs["evaluate"] == 1 + 2 + 1  # bc, ppo, ppo_scratch; amp (no baselines)
 
 
 def test_configfiles_merge_in_order(tmp_path):

@@ -188,11 +188,12 @@ def train_metric_files(wildcards):
 def report_outputs():
     """Evaluation, videos, plots and report pages (the report's contents)."""
     outputs = ["results/plots/retarget.png"] + expand("results/report/{robot}/retarget_videos.html", robot=ROBOTS)
-    if not MOTIONS:
+    evaluated = [motion for motion in MOTIONS if motion_policies(config, motion)]
+    if not evaluated:
         return outputs
     outputs += ["results/eval/summary.csv", "results/eval/metrics.json", "results/report/evaluation.html"]
-    outputs += expand("results/plots/{robot}/{motion}/evaluation.png", robot=ROBOTS, motion=MOTIONS)
-    outputs += expand("results/report/{robot}/{motion}/videos.html", robot=ROBOTS, motion=MOTIONS)
+    outputs += expand("results/plots/{robot}/{motion}/evaluation.png", robot=ROBOTS, motion=evaluated)
+    outputs += expand("results/report/{robot}/{motion}/videos.html", robot=ROBOTS, motion=evaluated)
     trained = [motion for motion in MOTIONS if motion_algos(config, motion)]
     outputs += expand("results/plots/{robot}/{motion}/learning_curves.png", robot=ROBOTS, motion=trained)
     return outputs
