@@ -56,7 +56,7 @@ def main() -> None:
     steady_rate = steady_steps / (rest[-1][0] - first_end) if rest else None
 
     bc_settings = {**config["bc"], "max_epochs": 2 if args.quick else 10, "patience": 10}
-    result = train_bc(data, config["policy"], bc_settings, config["seed"])
+    result = train_bc(data, config["policy"], bc_settings, config["seed"], config["bc"]["initial_std"]["imitation"])
     m = result.metrics
     networks = f"policy {config['policy']['policy_hidden_layers']}, value {config['policy']['value_hidden_layers']}"
     rows = [

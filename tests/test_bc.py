@@ -49,7 +49,7 @@ def demos(env, tmp_path_factory):
 @pytest.fixture(scope="module")
 def bc(demos):
     settings = {**CONFIG["bc"], "batch_size": 128, "max_epochs": 150, "patience": 20}
-    return train_bc(load_demos(demos[0]), POLICY, settings, seed=0)
+    return train_bc(load_demos(demos[0]), POLICY, settings, seed=0, initial_std=CONFIG["bc"]["initial_std"]["imitation"])
 
 
 def test_demos_record_the_expert(env, demos):
@@ -100,7 +100,7 @@ def test_locomotion_bc_learns_the_gait_from_the_same_demos(env, demos):
     commands = command_range(CONFIG["env"]["locomotion"], env.reference)  # the motion's, widened by the margin
     np.testing.assert_allclose(np.subtract(commands[1], commands[0]), [0.4, 0.0, 0.0], atol=1e-9)
     result = train_bc(data, POLICY, {**CONFIG["bc"], "batch_size": 128, "max_epochs": 150, "patience": 20}, seed=0,
-                      normalizer_fn=command_normalizer(*commands))
+                      initial_std=CONFIG["bc"]["initial_std"]["locomotion"], normalizer_fn=command_normalizer(*commands))
     assert result.metrics["validation_r2"] >= 0.8  # the phase it is no longer told is readable from the joints
     # The command inputs are normalised over the task's command range, not the demos' single command
     # (whose std would be brax's floor of 1e-6, turning any other command into a saturating input).

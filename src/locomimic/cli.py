@@ -151,7 +151,8 @@ def cmd_bc(args) -> None:
         raise LocomimicError(args.demos, f"observations/actions have sizes {data.observations.shape[1]}/"
                              f"{data.actions.shape[1]} but the {args.task} environment has {env.observation_size}/"
                              f"{env.action_size}: generate the demonstrations again")
-    result = train_bc(data, config["policy"], config["bc"], config["seed"], normalizer_fn)
+    result = train_bc(data, config["policy"], config["bc"], config["seed"], config["bc"]["initial_std"][args.task],
+                      normalizer_fn)
     act = functools.partial(deterministic_act(env.observation_size, env.action_size, config["policy"]),
                             params=result.params)
     episodes, seed = config["bc"]["eval_envs"], config["seed"] + 1

@@ -4,8 +4,9 @@
 - The policy is the network ``make_ppo_networks`` builds; BC fits its deterministic action
   (``tanh`` of the Gaussian mean, what ``deterministic=True`` inference returns) to the expert's
   actions by mean squared error. The head's scale outputs are then set to a constant
-  ``initial_std``: left at their initialisation (about 0.7 before ``tanh``) PPO's first rollouts
-  would be so noisy that its first updates undo the cloned gait.
+  ``initial_std`` (``bc.initial_std``, per task): left at their initialisation (about 0.7 before
+  ``tanh``) PPO's first rollouts would be so noisy that its first updates undo the cloned gait, and
+  the noise PPO starts with is about the noise it ends with, under which its policy learns to act.
 - The value network is fitted to discounted returns of the demonstrations, so PPO's first updates
   see sensible advantages instead of ones from a random critic.
 - Episodes, not samples, are split into training and validation sets; training stops when the
@@ -89,10 +90,11 @@ def fit_normalizer(observations) -> running_statistics.RunningStatisticsState:
     return running_statistics.update(normalizer, jp.asarray(observations))
 
 
-def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int,
+def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int, initial_std: float,
              normalizer_fn=fit_normalizer) -> BCResult:
-    """Fit the policy (and value) networks to ``data``. ``normalizer_fn`` makes the observation normaliser
-    from the training split's observations (a task whose inputs the demonstrations do not vary overrides it)."""
+    """Fit the policy (and value) networks to ``data``; the policy leaves with exploration noise ``initial_std``
+    (the task's ``bc.initial_std``). ``normalizer_fn`` makes the observation normaliser from the training
+    split's observations (a task whose inputs the demonstrations do not vary overrides it)."""
     obs_size, act_size = data.observations.shape[1], data.actions.shape[1]
     networks = make_networks(obs_size, act_size, policy_settings)
     distribution = networks.parametric_action_distribution
@@ -155,7 +157,7 @@ def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int
             log.info("early stop at epoch %d: validation loss has not improved since epoch %d", epoch, best[2])
             break
 
-    params = {**best[1], "policy": with_constant_std(best[1]["policy"], data.actions.shape[1], settings["initial_std"])}
+    params = {**best[1], "policy": with_constant_std(best[1]["policy"], data.actions.shape[1], initial_std)}
     predicted = np.asarray(predict(params, obs[val_idx]))
     metrics = {
         "validation_r2": r_squared(predicted, np.asarray(actions[val_idx])),
