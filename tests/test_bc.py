@@ -115,6 +115,18 @@ def test_bc_imitates_the_expert(bc):
     assert bc.history[-1]["validation_loss"] < bc.history[0]["validation_loss"]
 
 
+def test_bc_hands_rl_its_task_s_exploration_noise(env, bc):
+    """Every observation gets the noise bc.initial_std gives the task (PPO starts from it, then keeps about it)."""
+    from locomimic.policy import make_networks
+
+    networks = make_networks(env.observation_size, env.action_size, POLICY)
+    normalizer, policy, _ = bc.params
+    observations = jax.random.normal(jax.random.PRNGKey(1), (64, env.observation_size))
+    logits = networks.policy_network.apply(normalizer, policy, observations)
+    scale = networks.parametric_action_distribution.create_dist(logits).scale
+    np.testing.assert_allclose(scale, CONFIG["bc"]["initial_std"]["imitation"], rtol=1e-5)
+
+
 def test_bc_parameters_restore_into_brax_ppo(env, demos, bc, tmp_path):
     save_policy_params(tmp_path / "policy.params", bc.params)
     params = load_policy_params(tmp_path / "policy.params")
