@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import mujoco
 import numpy as np
 import pytest
@@ -84,6 +86,59 @@ def test_go2_loads_from_menagerie_and_stands_with_its_pd_law(menagerie):
         name = mujoco.mj_id2name(robot.model, mujoco.mjtObj.mjOBJ_ACTUATOR, actuator)
         assert robot.joint_names[joint].startswith(name)
     assert_stands_still(robot)
+
+
+def go2_without_actuators(menagerie, tmp_path, motors: str | None = ".*"):
+    """A robot file for the Menagerie Go2 with its <actuator> section taken out, as models like the G1 come."""
+    source = menagerie / "unitree_go2"
+    xml = (source / "go2.xml").read_text()
+    xml = xml[:xml.index("<actuator>")] + xml[xml.index("</actuator>") + len("</actuator>"):]
+    xml = re.sub(r'\s+ctrl="[^"]*"', "", xml)  # the keyframe's controls went with the actuators
+    (tmp_path / "go2.xml").write_text(xml.replace('meshdir="assets"', f'meshdir="{source / "assets"}"'))
+    (tmp_path / "scene.xml").write_text((source / "scene.xml").read_text())
+    text = (ROBOTS / "unitree_go2.yaml").read_text().replace("model: menagerie:unitree_go2/scene", "model: scene.xml")
+    if motors is not None:
+        text = text.replace("  actuators: torque", f"  actuators: torque\n  motors: {motors!r}")
+    (tmp_path / "go2_bare.yaml").write_text(text)
+    return tmp_path / "go2_bare.yaml"
+
+
+def test_a_model_without_actuators_gets_motors_from_its_robot_file(menagerie, tmp_path):
+    from locomimic.envs.base import to_motor_model
+
+    robot = load_robot(go2_without_actuators(menagerie, tmp_path))
+    assert robot.model.nu == 12 and (robot.actuator_joint == np.arange(12)).all()
+    names = [mujoco.mj_id2name(robot.model, mujoco.mjtObj.mjOBJ_ACTUATOR, a) for a in range(12)]
+    assert names == [f"{joint}_motor" for joint in robot.joint_names]
+    # The MJX model limits each motor to its joint's torque limit from the robot file.
+    assert np.allclose(to_motor_model(robot).actuator_ctrlrange[:, 1], robot.torque_limit)
+    assert_stands_still(robot)
+    # Only the joints the regex names are driven; the others stay passive.
+    robot = load_robot(go2_without_actuators(menagerie, tmp_path, motors="F._.*"))
+    assert [robot.joint_names[j][:2] for j in robot.actuator_joint] == ["FL"] * 3 + ["FR"] * 3
+
+
+@pytest.mark.parametrize(
+    ("motors", "replace", "by", "expected"),
+    [
+        (None, "", "", "has no actuators: name the joints to drive with a joint-name regex in control.motors"),
+        ("knee.*", "", "", "control.motors: 'knee.*' matches none of the model's joints: FL_hip_joint"),
+        (".*", "actuators: torque", "actuators: position", "control.motors: control.motors adds torque motors"),
+    ],
+)
+def test_bad_motors_name_file_and_field(menagerie, tmp_path, motors, replace, by, expected):
+    path = go2_without_actuators(menagerie, tmp_path, motors)
+    path.write_text(path.read_text().replace(replace, by))
+    with pytest.raises(LocomimicError) as error:
+        load_robot(path)
+    assert str(path) in str(error.value) and expected in str(error.value)
+
+
+def test_motors_on_a_model_that_has_actuators_is_refused(menagerie, tmp_path):
+    path = tmp_path / "go2.yaml"
+    path.write_text((ROBOTS / "unitree_go2.yaml").read_text().replace("  actuators: torque", "  actuators: torque\n  motors: '.*'"))
+    with pytest.raises(LocomimicError, match="control.motors: control.motors adds motors to a model without actuators"):
+        load_robot(path)
 
 
 def test_barkour_loads_from_menagerie_with_its_own_joint_order(menagerie):

@@ -8,6 +8,7 @@ each physics substep applies ``tau = kp (q* - q) - kd dq``, which is what a posi
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import jax
@@ -48,7 +49,7 @@ def to_motor_model(robot: Robot) -> mujoco.MjModel:
       contacts): the robot file is the one place per-robot MJX settings live. MuJoCo C given this
       model (sim-to-sim) simulates the same physics.
     """
-    model = mujoco.MjModel.from_xml_path(str(robot.model_path))
+    model = copy.deepcopy(robot.model)  # the registry's model: with control.motors, its added motors
     options = robot.mjx_options
     model.opt.timestep = sim_dt(robot)
     model.opt.iterations = options.get("iterations", model.opt.iterations)

@@ -143,10 +143,8 @@ def load_robot(config_path: str | Path) -> Robot:
     config_path = Path(config_path)
     spec = validate(load_yaml(config_path), "robot.schema.yaml", config_path)
     model_path = resolve_model_path(spec["model"], config_path)
-    try:
-        model = mujoco.MjModel.from_xml_path(str(model_path))
-    except ValueError as exc:
-        raise LocomimicError(model_path, f"MuJoCo cannot compile the model: {exc}") from None
+    control = spec["control"]
+    model = _compile(model_path, control.get("motors"), control["actuators"], config_path)
 
     trunk_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec["trunk"])
     root_joint = model.body_jntadr[trunk_id] if trunk_id >= 0 else -1
@@ -167,7 +165,6 @@ def load_robot(config_path: str | Path) -> Robot:
             raise LocomimicError(model_path, f"actuator {a} does not drive a hinge joint")
         actuator_joint[a] = hinge.index(joint)
 
-    control = spec["control"]
     kp = _per_joint(control["kp"], joint_names, config_path, "control.kp")
     kd = _per_joint(control["kd"], joint_names, config_path, "control.kd")
     torque_limit = _per_joint(control["torque_limit"], joint_names, config_path, "control.torque_limit")
@@ -207,6 +204,44 @@ def load_robot(config_path: str | Path) -> Robot:
         joint_dof_adr=model.jnt_dofadr[hinge].copy(),
         joint_range=model.jnt_range[hinge].copy(),
     )
+
+
+def _compile(model_path: Path, motors: str | None, control_actuators: str, config_path: Path) -> mujoco.MjModel:
+    """The robot's model; with ``control.motors``, a model without actuators gets a torque motor per matching joint.
+
+    Models such as Menagerie's Unitree G1 come without actuators (the robot's maker documents its
+    motors elsewhere): the robot file then names the driven joints and the PD law below drives them,
+    as it drives any torque-motor robot. The motors are added in joint order, unlimited here: the
+    torque limits are the robot file's ``control.torque_limit``, applied by the controller and the
+    MJX environments.
+    """
+    try:
+        if motors is None:
+            model = mujoco.MjModel.from_xml_path(str(model_path))
+            if model.nu == 0:
+                raise LocomimicError(config_path, f"{model_path} has no actuators: name the joints to drive with a "
+                                     "joint-name regex in control.motors (e.g. '.*' for every joint)",
+                                     location="control")
+            return model
+        if control_actuators != "torque":
+            raise LocomimicError(config_path, "control.motors adds torque motors: it needs control.actuators 'torque'",
+                                 location="control.motors")
+        spec = mujoco.MjSpec.from_file(str(model_path))
+        if spec.actuators:
+            raise LocomimicError(config_path, f"control.motors adds motors to a model without actuators, but "
+                                 f"{model_path} has {len(spec.actuators)}: leave control.motors out",
+                                 location="control.motors")
+        driven = [j.name for j in spec.joints
+                  if j.type in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE) and re.fullmatch(motors, j.name)]
+        if not driven:
+            joints = [j.name for j in spec.joints if j.type != mujoco.mjtJoint.mjJNT_FREE]
+            raise LocomimicError(config_path, f"{motors!r} matches none of the model's joints: {', '.join(joints)}",
+                                 location="control.motors")
+        for joint in driven:
+            spec.add_actuator(name=f"{joint}_motor", target=joint, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        return spec.compile()
+    except ValueError as exc:
+        raise LocomimicError(model_path, f"MuJoCo cannot compile the model: {exc}") from None
 
 
 def _default_qpos(model, pose: dict, trunk_id: int, joint_names, hinge, config_path: Path) -> np.ndarray:
