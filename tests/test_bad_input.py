@@ -97,6 +97,8 @@ def write_config(tmp_path, text: str):
         ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\nretarget: {ik: {max_iterations: 0}}\n",
          "retarget.ik.max_iterations: 0 is less than the minimum of 1"),
         ("robots: [default]\nclipz: {}\n", "Additional properties are not allowed ('clipz' was unexpected)"),
+        ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\nbc: {initial_std: 0.1}\n",
+         "bc.initial_std: 0.1 is not of type 'object'; expected a mapping with keys imitation, locomotion"),
         ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\nmotions:\n  walk: {clips: [trot, walk]}\n",
          "motions.walk.clips[1]: unknown clip 'walk'; clips: trot"),
         ("robots: [default]\nclips: {}\n", "clips: {} should be non-empty"),
@@ -116,7 +118,7 @@ def write_config(tmp_path, text: str):
          "demos: {expert: policy, policy_path: nosuch.params}\n",
          "demos.policy_path: the demonstrations' expert policy: no such file nosuch.params"),
     ],
-    ids=["unknown-robot", "negative-speed", "wrong-type", "bad-enum", "missing-path", "out-of-range", "typo",
+    ids=["unknown-robot", "negative-speed", "wrong-type", "bad-enum", "missing-path", "out-of-range", "typo", "scalar-for-mapping",
          "motion-unknown-clip", "no-clips", "clip-file-missing", "clip-path-directory", "ppo-batch",
          "command-range", "command-half-range", "expert-file-missing"],
 )

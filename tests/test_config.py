@@ -201,3 +201,8 @@ def test_a_locomotion_setting_touches_only_the_locomotion_jobs(tmp_path):
     (tmp_path / "imitation").mkdir()
     changed, _ = changed_jobs(tmp_path / "imitation", lambda config: config["env"].update(imitation={"max_root_error": 0.4}))
     assert not any("amp" in log or "locomotion" in log for log in changed) and changed, changed
+    # Each task's BC reads only its own exploration noise.
+    (tmp_path / "noise").mkdir()
+    changed, _ = changed_jobs(tmp_path / "noise", lambda config: config["bc"].update(initial_std={"locomotion": 0.1}))
+    assert "results/logs/bc/default/trot_speeds.locomotion.log" in changed, changed
+    assert not any("trot/" in log or log.endswith("trot.log") for log in changed), changed

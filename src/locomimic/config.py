@@ -118,7 +118,10 @@ def validate(data: Any, schema_name: str, source: str | Path, sections: tuple[st
             error = jsonschema.exceptions.best_match(error.context)
         if layers:
             source = field_source(layers, _error_field(error))
-        raise LocomimicError(source, error.message, location=field_path(error.absolute_path))
+        message = error.message
+        if error.validator == "type" and error.schema.get("properties"):  # say what the mapping holds
+            message += f"; expected a mapping with keys {', '.join(error.schema['properties'])}"
+        raise LocomimicError(source, message, location=field_path(error.absolute_path))
     return data
 
 

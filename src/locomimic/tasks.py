@@ -49,8 +49,8 @@ def motion_needs_bc(config: dict, motion: str) -> bool:
 
 def job_settings(config: dict, sections: tuple[str, ...], task: str = "imitation") -> dict:
     """The ``sections`` of ``config`` a job of ``task`` reads: ``env`` without the other task's
-    settings, ``train`` without the AMP settings for an imitation run, and none of the settings
-    that only decide which jobs exist."""
+    settings, ``train`` without the AMP settings for an imitation run, ``bc.initial_std`` of its own
+    task only, and none of the settings that only decide which jobs exist."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
     settings = {}
@@ -63,5 +63,7 @@ def job_settings(config: dict, sections: tuple[str, ...], task: str = "imitation
             if name == "train" and task == "imitation":
                 dropped.add("amp")
             section = {key: value for key, value in section.items() if key not in dropped}
+            if name == "bc" and isinstance(section.get("initial_std"), dict):  # each task's BC its own noise
+                section["initial_std"] = {task: section["initial_std"][task]}
         settings[name] = section
     return settings
