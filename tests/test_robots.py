@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO
 from locomimic.config import load_config
 from locomimic.errors import LocomimicError
+from locomimic.preflight import check_run
 from locomimic.motion import gait
 from locomimic.retarget import retarget_clip
 from locomimic.robots import load_robot
@@ -141,6 +142,37 @@ def test_motors_on_a_model_that_has_actuators_is_refused(menagerie, tmp_path):
         load_robot(path)
 
 
+def test_g1_humanoid_loads_with_motors_gains_and_standing_pose_from_its_robot_file(menagerie):
+    """The G1 comes without actuators and keyframe; its robot file adds both, and two multi-geom feet."""
+    from locomimic.envs.base import to_motor_model
+
+    if not (menagerie / "unitree_g1").is_dir():
+        pytest.skip(f"Unitree G1 model not found under {menagerie}")
+    robot = load_robot(ROBOTS / "unitree_g1.yaml")
+    assert robot.model.nu == len(robot.joint_names) == 29 and (robot.actuator_joint == np.arange(29)).all()
+    gains = dict(zip(robot.joint_names, zip(robot.kp, robot.kd, robot.torque_limit)))
+    assert gains["left_knee_joint"] == (99.10, 6.309, 139.0) and gains["right_wrist_yaw_joint"] == (16.78, 1.068, 5.0)
+    assert gains["waist_pitch_joint"] == (28.50, 1.814, 50.0) and gains["left_hip_pitch_joint"][2] == 88.0
+    pose = dict(zip(robot.joint_names, robot.default_joints))
+    assert robot.qpos_default[2] == 0.7837 and pose["left_elbow_joint"] == 1.28 and pose["right_shoulder_roll_joint"] == -0.2
+    assert robot.foot_names == ("left_foot", "right_foot") and {"left_hand", "pelvis"} <= set(robot.keypoints)
+    # In MJX each foot touches the floor with its whole sole (seven capsules), the trunk with its own geom.
+    model = to_motor_model(robot)
+    touching = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g) for g in np.flatnonzero(model.geom_contype)
+                if model.geom_bodyid[g] != 0]
+    assert sorted(touching) == sorted(["pelvis_collision"] + [f"{side}_foot{i}_collision"
+                                                             for side in ("left", "right") for i in range(1, 8)])
+    assert np.allclose(model.actuator_ctrlrange[:, 1], robot.torque_limit)
+    # A quadruped clip cannot go onto two feet: the error names the robot file and what it would need,
+    # before any job starts and in the retarget job alike.
+    needs = "feet: a quadruped clip needs the feet FL_foot, FR_foot, RL_foot, RR_foot"
+    config = {"robots": ["unitree_g1"], "clips": {"trot": {"source": "gait", "gait": {"pattern": "trot"}}}}
+    with pytest.raises(LocomimicError, match=needs):
+        check_run([("g1.yaml", config)])
+    with pytest.raises(LocomimicError, match=needs):
+        retarget_clip(gait.generate("trot", cycles=1), robot, load_config(REPO / "config" / "config.yaml")["retarget"])
+
+
 def test_barkour_loads_from_menagerie_with_its_own_joint_order(menagerie):
     robot = load_robot(ROBOTS / "google_barkour_vb.yaml")
     assert robot.model_path.is_relative_to(menagerie)
@@ -171,7 +203,9 @@ def test_leg_order_comes_from_the_keypoint_map(request, robot_name):
     data.qpos[:] = robot.qpos_default
     mujoco.mj_kinematics(robot.model, data)
     trunk_pos, trunk_rot = data.xpos[robot.trunk.id], data.xmat[robot.trunk.id].reshape(3, 3)
-    for leg, foot, hip in zip(("FL", "FR", "RL", "RR"), robot.feet, robot.hips):
+    assert robot.foot_names == ("FL_foot", "FR_foot", "RL_foot", "RR_foot")  # the schema's default
+    hips = robot.frames(("FL_hip", "FR_hip", "RL_hip", "RR_hip"), "this test")
+    for leg, foot, hip in zip(("FL", "FR", "RL", "RR"), robot.feet, hips):
         for frame in (foot, hip):
             x, y, _ = (frame.position(data) - trunk_pos) @ trunk_rot
             where = f"{leg} -> {frame.name} at x {x:.3f}, y {y:.3f} in the trunk frame"
@@ -205,6 +239,7 @@ def test_model_path_relative_to_the_robot_file(tmp_path):
         ("trunk: trunk", "trunk: torso", "trunk: 'torso' is not a body"),
         ("{keyframe: home}", "{keyframe: crouch}", "default_pose.keyframe: the model has no keyframe 'crouch'"),
         ("kp: 60.0", "kp: -1", "control.kp: -1 is less than the minimum of 0"),
+        ("foot_radius:", "feet: [FL_foot, FR_toe]\nfoot_radius:", "feet[1]: 'FR_toe' is not one of the keypoints: FL_foot"),
         ("kp: 60.0", "kp: fast", "control.kp: 'fast' is not of type"),
         ('".*_calf_joint": 35.55', '"nothing": 35.55', "control.torque_limit: no pattern matches joint 'FL_calf_joint'"),
         ("model: package:default", "model: package:nosuch", "model: model file"),

@@ -3,8 +3,9 @@
 Why one place: a config or robot file that is wrong should stop the run at once with one line naming
 the file and the field, not fail minutes later inside a job, and ``check-config`` must never accept a
 config the workflow rejects (or the other way round). Checked: the config schema and its cross-field
-rules, every robot file (schema, MJCF compilation, the bodies and sites its keypoints name), every
-input file a clip or the demonstrations' expert names, and every clip a motion names.
+rules, every robot file (schema, MJCF compilation, the bodies and sites its keypoints name, the feet and
+hips the clips are retargeted by), every input file a clip or the demonstrations' expert names, and
+every clip a motion names.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from locomimic.config import REPO_ROOT, field_path, field_source, robot_config_path, validate_config
 from locomimic.errors import LocomimicError
+from locomimic.motion.clip import quadruped_legs
 from locomimic.robots import load_robot
 
 
@@ -31,7 +33,9 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
     workdir = Path.cwd() if workdir is None else Path(workdir)
     validate_config(config, ", ".join(name for name, _ in layers) or "config", layers=layers)
     for name in config["robots"]:
-        load_robot(robot_config_path(config, name, field_source(layers, ["robots"]), root))
+        robot = load_robot(robot_config_path(config, name, field_source(layers, ["robots"]), root))
+        frames = quadruped_legs(robot)  # every clip source yields a quadruped's keypoints
+        robot.frames(sum(frames, ()), f"retargeting the config's clips onto {name}")
     for clip, spec in config["clips"].items():
         if "path" in spec:
             _check_input_file(spec["path"], workdir, layers, ["clips", clip, "path"], f"clip {clip!r}")

@@ -137,7 +137,7 @@ class LocomotionEnv(QuadrupedEnv):
             qpos, qvel = self._maybe_reference_start(start_key, qpos, qvel)
         data = self.make_data(qpos, qvel)
         info = {"rng": rng, "command": self.sample_command(command_key), "step": jp.zeros((), jp.int32),
-                "last_action": jp.zeros(self.action_size), "air_time": jp.zeros(4),
+                "last_action": jp.zeros(self.action_size), "air_time": jp.zeros(len(self._feet)),
                 **self.sample_gain_scales(gain_key)}
         if self.feature_history:
             info["motion_history"] = motion_features.start_history(self.motion_features(data), self.feature_history)

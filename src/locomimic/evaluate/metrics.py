@@ -73,7 +73,7 @@ def episode_metrics(record: dict[str, np.ndarray], task: str, dt: float, mass: f
     """Every metric of :data:`METRICS` per episode (arrays of length ``episodes``; NaN where undefined).
 
     ``record`` holds ``dones, failures, falls, rewards, power [E, T]``, ``qpos [E, T, nq]``,
-    ``joint_qpos, actions [E, T, ...]``, ``feet [E, T, 4, 3]``, and ``velocity``, ``target_velocity
+    ``joint_qpos, actions [E, T, ...]``, ``feet [E, T, F, 3]`` (F feet), and ``velocity``, ``target_velocity
     [E, T, 2]`` (the root's horizontal velocity and the one it should have, in the same frame); for
     ``imitation`` also the reference's ``ref_qpos``, ``ref_joint_qpos`` and ``ref_feet``.
     """

@@ -15,6 +15,20 @@ QUADRUPED_KEYPOINTS = (
     "FL_hip", "FR_hip", "RL_hip", "RR_hip",
     "FL_foot", "FR_foot", "RL_foot", "RR_foot",
 )
+# Each foot of a quadruped source and the hip (shoulder for the front legs) its leg hangs from.
+QUADRUPED_HIP_OF_FOOT = {"FL_foot": "FL_hip", "FR_foot": "FR_hip", "RL_foot": "RL_hip", "RR_foot": "RR_hip"}
+
+
+def quadruped_legs(robot) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A robot's feet and, for each, the hip its leg hangs from: the keypoints quadruped clips are retargeted by.
+
+    The feet keep the robot file's order (every later stage reads them in that order); they must be a
+    quadruped source's four feet, which the workflow checks before any job starts."""
+    feet = robot.foot_names
+    if sorted(feet) != sorted(QUADRUPED_HIP_OF_FOOT):
+        raise LocomimicError(robot.config_path, f"a quadruped clip needs the feet {', '.join(QUADRUPED_HIP_OF_FOOT)}; "
+                             f"this robot file's feet are {', '.join(feet)}", location="feet")
+    return feet, tuple(QUADRUPED_HIP_OF_FOOT[foot] for foot in feet)
 
 
 @dataclass(frozen=True)

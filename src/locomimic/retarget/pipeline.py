@@ -28,13 +28,13 @@ import mujoco
 import numpy as np
 
 from locomimic.errors import LocomimicError
-from locomimic.motion.clip import QUADRUPED_KEYPOINTS, KeypointClip
+from locomimic.motion.clip import QUADRUPED_KEYPOINTS, KeypointClip, quadruped_legs
 from locomimic.progress import Progress
 from locomimic.retarget import contacts as contact_lib
 from locomimic.retarget import quality as quality_lib
 from locomimic.retarget import root as root_lib
 from locomimic.retarget.ik import FootIK
-from locomimic.robots import FOOT_KEYPOINTS, HIP_KEYPOINTS, Robot
+from locomimic.robots import Robot
 
 log = logging.getLogger("locomimic")
 
@@ -54,7 +54,8 @@ def robot_geometry(robot: Robot) -> tuple[np.ndarray, np.ndarray, float]:
     mujoco.mj_kinematics(robot.model, data)
     trunk_pos = data.xpos[robot.trunk.id]
     trunk_rot = data.xmat[robot.trunk.id].reshape(3, 3)
-    hips = np.stack([(h.position(data) - trunk_pos) @ trunk_rot for h in robot.hips])
+    hips = np.stack([(h.position(data) - trunk_pos) @ trunk_rot
+                     for h in robot.frames(quadruped_legs(robot)[1], "quadruped retargeting")])
     feet = np.stack([(f.position(data) - trunk_pos) @ trunk_rot for f in robot.feet])
     return hips, feet, float(np.linalg.norm(feet - hips, axis=1).mean())
 
@@ -70,14 +71,15 @@ def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float
     if settings["align_heading"]:
         clip = root_lib.align_heading(clip)
     hip_local, foot_local, robot_leg = robot_geometry(robot)
-    source_leg = root_lib.leg_length(clip, HIP_KEYPOINTS, FOOT_KEYPOINTS)
+    foot_keypoints, hip_keypoints = quadruped_legs(robot)
+    source_leg = root_lib.leg_length(clip, hip_keypoints, foot_keypoints)
     if scale == "auto":
         scale = robot_leg / source_leg
-    ground = root_lib.ground_height(clip, FOOT_KEYPOINTS)
+    ground = root_lib.ground_height(clip, foot_keypoints)
     source = root_lib.scale_clip(clip, float(scale), ground)
 
-    src_feet = np.stack([source.keypoint(k) for k in FOOT_KEYPOINTS], axis=1)  # [T, 4, 3]
-    src_hips = np.stack([source.keypoint(k) for k in HIP_KEYPOINTS], axis=1)
+    src_feet = np.stack([source.keypoint(k) for k in foot_keypoints], axis=1)  # [T, 4, 3], the robot's foot order
+    src_hips = np.stack([source.keypoint(k) for k in hip_keypoints], axis=1)
     c = settings["contact"]
     contact = contact_lib.detect_contacts(src_feet, clip.fps, c["height"], c["speed"], c["min_frames"])
 

@@ -2,7 +2,8 @@
 
 A robot file says where the MJCF comes from (a model shipped with the package, any MJCF path, or
 MuJoCo Menagerie through the ``mujoco-menagerie`` package), which bodies or sites stand for the
-source keypoints, the default pose, and the PD gains and torque limits. The YAML is the single source
+source keypoints and which of them are the feet (as many as the robot has: nothing here assumes four
+legs), the default pose, and the PD gains and torque limits. The YAML is the single source
 of truth for control: position servos in the model get these gains written into them at load time;
 torque-motor robots (such as Unitree Go2) get the PD law applied by :meth:`Robot.pd_torque`.
 """
@@ -20,9 +21,6 @@ from locomimic.config import load_yaml, validate
 from locomimic.errors import LocomimicError
 
 PACKAGE_MODELS = Path(__file__).resolve().parent / "models"
-LEGS = ("FL", "FR", "RL", "RR")
-FOOT_KEYPOINTS = tuple(f"{leg}_foot" for leg in LEGS)
-HIP_KEYPOINTS = tuple(f"{leg}_hip" for leg in LEGS)
 
 _OBJ_TYPES = {"body": mujoco.mjtObj.mjOBJ_BODY, "site": mujoco.mjtObj.mjOBJ_SITE}
 
@@ -52,8 +50,8 @@ class Robot:
     model_path: Path
     model: mujoco.MjModel
     trunk: Frame
-    feet: tuple[Frame, ...]
-    hips: tuple[Frame, ...]
+    keypoints: dict[str, Frame]
+    foot_names: tuple[str, ...]
     foot_radius: float
     actuators: str
     mjx_options: dict
@@ -66,6 +64,19 @@ class Robot:
     joint_qpos_adr: np.ndarray = field(repr=False)
     joint_dof_adr: np.ndarray = field(repr=False)
     joint_range: np.ndarray = field(repr=False)
+
+    @property
+    def feet(self) -> tuple[Frame, ...]:
+        """The frames that stand on the ground (the robot file's ``feet``), in that order."""
+        return tuple(self.keypoints[name] for name in self.foot_names)
+
+    def frames(self, names, needed_for: str) -> tuple[Frame, ...]:
+        """The frames of keypoints ``names``; a robot file without one of them is an error naming what needs it."""
+        missing = [name for name in names if name not in self.keypoints]
+        if missing:
+            raise LocomimicError(self.config_path, f"{needed_for} needs keypoints {', '.join(missing)}; this robot "
+                                 f"file maps {', '.join(self.keypoints)}", location="keypoints")
+        return tuple(self.keypoints[name] for name in names)
 
     @property
     def default_joints(self) -> np.ndarray:
@@ -152,8 +163,11 @@ def load_robot(config_path: str | Path) -> Robot:
         raise LocomimicError(config_path, f"{spec['trunk']!r} is not a body whose free joint comes first "
                              f"in qpos in {model_path}", location="trunk")
     trunk = Frame("body", spec["trunk"], trunk_id)
-    feet = tuple(_frame(model, spec["keypoints"][k], config_path, f"keypoints.{k}") for k in FOOT_KEYPOINTS)
-    hips = tuple(_frame(model, spec["keypoints"][k], config_path, f"keypoints.{k}") for k in HIP_KEYPOINTS)
+    keypoints = {k: _frame(model, frame, config_path, f"keypoints.{k}") for k, frame in spec["keypoints"].items()}
+    for i, foot in enumerate(spec["feet"]):
+        if foot not in keypoints:
+            raise LocomimicError(config_path, f"{foot!r} is not one of the keypoints: {', '.join(keypoints)}",
+                                 location=f"feet[{i}]")
 
     actuated_types = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
     hinge = [j for j in range(model.njnt) if int(model.jnt_type[j]) in actuated_types]
@@ -189,8 +203,8 @@ def load_robot(config_path: str | Path) -> Robot:
         model_path=model_path,
         model=model,
         trunk=trunk,
-        feet=feet,
-        hips=hips,
+        keypoints=keypoints,
+        foot_names=tuple(spec["feet"]),
         foot_radius=float(spec["foot_radius"]),
         actuators=control["actuators"],
         mjx_options=dict(spec.get("mjx", {})),
