@@ -34,8 +34,8 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
     validate_config(config, ", ".join(name for name, _ in layers) or "config", layers=layers)
     for name in config["robots"]:
         robot = load_robot(robot_config_path(config, name, field_source(layers, ["robots"]), root))
-        frames = quadruped_legs(robot)  # every clip source yields a quadruped's keypoints
-        robot.frames(sum(frames, ()), f"retargeting the config's clips onto {name}")
+        feet, hips = quadruped_legs(robot)  # every clip source yields a quadruped's keypoints
+        robot.frames(feet + hips, f"retargeting the config's clips onto {name}")
     for clip, spec in config["clips"].items():
         if "path" in spec:
             _check_input_file(spec["path"], workdir, layers, ["clips", clip, "path"], f"clip {clip!r}")
