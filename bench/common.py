@@ -170,7 +170,8 @@ def report(title: str, rows: list[dict], args: argparse.Namespace, summary: list
 
 
 def imitation_env(robot_name: str = "default"):
-    """(env, robot, config): the default config's imitation env on a generated, retargeted trot.
+    """(env, robot, config): the default config's imitation env on a retargeted clip: a generated trot
+    for a quadruped, two seconds of CMU's 131_01 walk (from ../shared) for a humanoid.
 
     The clip is written to a temporary file, as the retarget rule would write it; benches that
     measure MJX build their environment here so they all measure the same thing.
@@ -181,13 +182,28 @@ def imitation_env(robot_name: str = "default"):
     from locomimic.envs import make_env
     from locomimic.io import save_npz
     from locomimic.motion import gait
+    from locomimic.motion.clip import HUMAN_LEG_OF_FOOT
     from locomimic.retarget import retarget_clip
     from locomimic.robots import load_robot
 
     config = load_config(REPO / "config" / "config.yaml")
     robot = load_robot(REPO / "config" / "robots" / f"{robot_name}.yaml")
+    humanoid = sorted(robot.foot_names) == sorted(HUMAN_LEG_OF_FOOT)
+    source = human_walk() if humanoid else gait.generate("trot", cycles=2)
     with tempfile.TemporaryDirectory(prefix="locomimic_bench_") as folder:
-        clip = Path(folder) / "trot.npz"
-        save_npz(clip, retarget_clip(gait.generate("trot", cycles=2), robot, config["retarget"]).arrays)
+        clip = Path(folder) / "clip.npz"
+        save_npz(clip, retarget_clip(source, robot, config["retarget"]).arrays)
         env = make_env("imitation", robot, config["env"], [clip])
     return env, robot, config
+
+
+def human_walk():
+    """The first two seconds of CMU 131_01 (../shared), read as config/examples/humanoid.yaml reads it."""
+    from locomimic.config import load_yaml
+    from locomimic.motion import load_clip
+
+    path = SHARED / "mocap" / "cmu_bvh" / "131_01.bvh"
+    if not path.is_file():
+        raise SystemExit(f"{path} not found (set LOCOMIMIC_SHARED): a humanoid is benchmarked on a human clip")
+    spec = dict(load_yaml(REPO / "config" / "examples" / "humanoid.yaml")["clips"]["walk_131_01"], frames=[0, 240])
+    return load_clip(spec, path, "walk_131_01")

@@ -129,6 +129,22 @@ def test_the_dog_mocap_example_plans_its_motions_on_three_quadrupeds(tmp_path, m
     assert "ppo_scratch/seed0/policy.params" in re.search(r"rule demos:\n(.*\n){1,3}", done.stdout).group(0)
 
 
+def test_the_humanoid_example_plans_every_stage_on_the_g1(tmp_path, menagerie):
+    """config/examples/humanoid.yaml, with its clips read from ../shared instead of data/mocap: both
+    human clips retarget onto the G1 and every motion's stages are planned."""
+    from conftest import SHARED
+
+    cmu = SHARED / "mocap" / "cmu_bvh"
+    if not cmu.is_dir() or not (menagerie / "unitree_g1").is_dir():
+        pytest.skip(f"CMU BVH clips or the G1 not found under {SHARED}")
+    config = load_yaml(REPO / "config" / "examples" / "humanoid.yaml")
+    for clip in config["clips"].values():
+        clip["path"] = str(cmu / clip["path"].rsplit("/", 1)[1])
+    jobs = planned_jobs(tmp_path, write(tmp_path / "humanoid.yaml", config))
+    assert jobs["retarget"] == len(config["clips"]) and jobs["demos"] == len(config["motions"])
+    assert jobs["train"] == sum(len(motion["algos"]) for motion in config["motions"].values())
+
+
 def job_commands(workdir, configfile) -> dict[str, str]:
     """Each planned job's shell command (which holds all its parameters), keyed by its log file."""
     done = run_snakemake(workdir, "-n", "-p", configfile=configfile)

@@ -156,13 +156,15 @@ def test_g1_humanoid_loads_with_motors_gains_and_standing_pose_from_its_robot_fi
     pose = dict(zip(robot.joint_names, robot.default_joints))
     assert robot.qpos_default[2] == 0.7837 and pose["left_elbow_joint"] == 1.28 and pose["right_shoulder_roll_joint"] == -0.2
     assert robot.foot_names == ("left_foot", "right_foot") and {"left_hand", "pelvis"} <= set(robot.keypoints)
-    # In MJX each foot touches the floor with its whole sole (seven capsules), the trunk with its own geom.
+    # Each motor's reflected rotor inertia is in the model (what lets the PD gains run at a 4 ms step).
+    armature = dict(zip(robot.joint_names, robot.model.dof_armature[robot.joint_dof_adr]))
+    assert armature["left_knee_joint"] == 0.025101925 and armature["right_wrist_yaw_joint"] == 0.00425
+    # In MJX each foot touches the floor with its whole sole (seven capsules); feet-only contacts.
     model = to_motor_model(robot)
     touching = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g) for g in np.flatnonzero(model.geom_contype)
                 if model.geom_bodyid[g] != 0]
-    assert sorted(touching) == sorted(["pelvis_collision"] + [f"{side}_foot{i}_collision"
-                                                             for side in ("left", "right") for i in range(1, 8)])
-    assert np.allclose(model.actuator_ctrlrange[:, 1], robot.torque_limit)
+    assert sorted(touching) == sorted(f"{side}_foot{i}_collision" for side in ("left", "right") for i in range(1, 8))
+    assert np.allclose(model.actuator_ctrlrange[:, 1], robot.torque_limit) and model.opt.timestep == 0.004
     # A quadruped clip cannot go onto two feet: the error names the robot file and what it would need,
     # before any job starts and in the retarget job alike.
     needs = "feet: a quadruped clip needs the feet FL_foot, FR_foot, RL_foot, RR_foot"

@@ -3,8 +3,8 @@
 Why one place: a config or robot file that is wrong should stop the run at once with one line naming
 the file and the field, not fail minutes later inside a job, and ``check-config`` must never accept a
 config the workflow rejects (or the other way round). Checked: the config schema and its cross-field
-rules, every robot file (schema, MJCF compilation, the bodies and sites its keypoints name, the feet and
-hips the clips are retargeted by), every input file a clip or the demonstrations' expert names, and
+rules, every robot file (schema, MJCF compilation, the bodies and sites its keypoints name, the feet,
+hips and - for human clips - knees, chest and arms the clips are retargeted by), every input file a clip or the demonstrations' expert names, and
 every clip a motion names.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from locomimic.config import REPO_ROOT, field_path, field_source, robot_config_path, validate_config
 from locomimic.errors import LocomimicError
-from locomimic.motion.clip import quadruped_legs
+from locomimic.motion.clip import HUMAN_ARMS, human_legs, quadruped_legs, skeleton_of
 from locomimic.robots import load_robot
 
 
@@ -32,10 +32,11 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
         config = layers[-1][1] if layers else {}
     workdir = Path.cwd() if workdir is None else Path(workdir)
     validate_config(config, ", ".join(name for name, _ in layers) or "config", layers=layers)
+    skeletons = {clip_skeleton(spec) for spec in config["clips"].values()} - {None}
     for name in config["robots"]:
         robot = load_robot(robot_config_path(config, name, field_source(layers, ["robots"]), root))
-        feet, hips = quadruped_legs(robot)  # every clip source yields a quadruped's keypoints
-        robot.frames(feet + hips, f"retargeting the config's clips onto {name}")
+        for skeleton in sorted(skeletons):
+            robot.frames(RETARGET_KEYPOINTS[skeleton](robot), f"retargeting the config's {skeleton} clips onto {name}")
     for clip, spec in config["clips"].items():
         if "path" in spec:
             _check_input_file(spec["path"], workdir, layers, ["clips", clip, "path"], f"clip {clip!r}")
@@ -49,6 +50,21 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
                 raise LocomimicError(field_source(layers, field), f"unknown clip {clip!r}; clips: "
                                      f"{', '.join(config['clips'])}", location=field_path(field))
     return config
+
+
+# The robot keypoints each kind of clip is retargeted by (checking the robot's feet on the way).
+RETARGET_KEYPOINTS = {
+    "quadruped": lambda robot: tuple(name for names in quadruped_legs(robot) for name in names),
+    "human": lambda robot: tuple({name: None for leg in human_legs(robot) for name in leg[:3]})
+    + ("chest",) + tuple(name for arm in HUMAN_ARMS for name in arm),
+}
+
+
+def clip_skeleton(spec: dict) -> str | None:
+    """A clip's skeleton from its config entry (None for .npz clips: their keypoints are in the file)."""
+    if spec["source"] == "bvh":
+        return skeleton_of(spec["bvh"]["keypoints"])
+    return None if spec["source"] == "npz" else "quadruped"
 
 
 def _check_input_file(path: str | None, workdir: Path, layers, field: list, what: str) -> None:

@@ -20,6 +20,7 @@ from mujoco import mjx
 from mujoco_playground._src import mjx_env
 
 from locomimic.robots import Robot
+from locomimic.robots.feet import colliding_robot_geoms, standing_sole_geoms
 
 
 def base_config(settings: dict, robot: Robot) -> config_dict.ConfigDict:
@@ -76,46 +77,14 @@ def to_motor_model(robot: Robot) -> mujoco.MjModel:
 
 def _collide_with_world_only(model: mujoco.MjModel, robot: Robot, trunk: bool = True) -> None:
     """Each foot's collision geom and (with ``trunk``) the trunk's collide with the world, nothing else."""
-    data = mujoco.MjData(model)
-    data.qpos[:] = robot.qpos_default
-    mujoco.mj_kinematics(model, data)
     colliding = np.flatnonzero((model.geom_contype != 0) | (model.geom_conaffinity != 0))
-    robot_geoms = [g for g in colliding if model.geom_bodyid[g] != 0]
+    robot_geoms = colliding_robot_geoms(model)
     keep = {g for g in robot_geoms if trunk and model.geom_bodyid[g] == robot.trunk.id}
-    for foot in robot.feet:
-        keep.update(_foot_geoms(model, data, robot_geoms, foot.position(data)))
+    keep.update(g for sole in standing_sole_geoms(robot) for g in sole)  # robot.model's geoms are model's
     for g in robot_geoms:
         model.geom_contype[g], model.geom_conaffinity[g] = (1, 0) if g in keep else (0, 0)
     world = [g for g in colliding if model.geom_bodyid[g] == 0]
     model.geom_conaffinity[world] |= 1
-
-
-def _foot_geoms(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int], position: np.ndarray) -> list[int]:
-    """A foot's sole at the default pose: the collision geom nearest the foot frame and the geoms of its
-    body whose lowest point is as low (within 2 mm).
-
-    A sphere foot is one geom; a humanoid's flat foot is several (the G1's sole is seven capsules), and
-    a shin on the same body as a foot sphere stays out: its lowest point is well above the sole's.
-    """
-    nearest = min(geoms, key=lambda g: np.linalg.norm(data.geom_xpos[g] - position))
-    same_body = [g for g in geoms if model.geom_bodyid[g] == model.geom_bodyid[nearest]]
-    bottom = {g: _lowest_point(model, data, g) for g in same_body}
-    return [g for g in same_body if bottom[g] <= bottom[nearest] + 0.002]
-
-
-def _lowest_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
-    """Height of a geom's lowest point (spheres, capsules and boxes exactly; other shapes by bounding sphere)."""
-    z_axis = data.geom_xmat[geom].reshape(3, 3)[2]  # world z in the geom's frame
-    size, kind = model.geom_size[geom], int(model.geom_type[geom])
-    if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
-        reach = size[0]
-    elif kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
-        reach = size[0] + size[1] * abs(z_axis[2])
-    elif kind == int(mujoco.mjtGeom.mjGEOM_BOX):
-        reach = float(np.abs(z_axis) @ size)
-    else:
-        reach = float(model.geom_rbound[geom])
-    return float(data.geom_xpos[geom][2] - reach)
 
 
 class QuadrupedEnv(mjx_env.MjxEnv):

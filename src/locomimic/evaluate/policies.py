@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import numpy as np
 
-from locomimic.errors import LocomimicError
 from locomimic.io import load_json
 from locomimic.policy import check_params
 from locomimic.tasks import algo_task
+
 
 def task_for(policy: str, summary: dict | None = None) -> str:
     """``amp`` follows velocity commands (``locomotion``); every other policy imitates the motion.

@@ -17,6 +17,19 @@ QUADRUPED_KEYPOINTS = (
 )
 # Each foot of a quadruped source and the hip (shoulder for the front legs) its leg hangs from.
 QUADRUPED_HIP_OF_FOOT = {"FL_foot": "FL_hip", "FR_foot": "FR_hip", "RL_foot": "RL_hip", "RR_foot": "RR_hip"}
+# The keypoints human retargeting needs. A human ``*_foot`` is the ankle joint, ``*_toe`` the ball of the foot
+# and ``*_hand`` the wrist: the joints every BVH skeleton has, whatever a conversion calls them.
+HUMAN_KEYPOINTS = (
+    "pelvis", "chest",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_foot", "right_foot", "left_toe", "right_toe",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_hand", "right_hand",
+)
+# A human's arms from the shoulder outwards: hands hang from the robot's own shoulders.
+HUMAN_ARMS = (("left_shoulder", "left_elbow", "left_hand"), ("right_shoulder", "right_elbow", "right_hand"))
+SKELETONS = {"quadruped": QUADRUPED_KEYPOINTS, "human": HUMAN_KEYPOINTS}
+# Each foot of a human source: its hip, knee and ankle (the foot keypoint itself) and toe.
+HUMAN_LEG_OF_FOOT = {"left_foot": ("left_hip", "left_knee", "left_foot", "left_toe"),
+                     "right_foot": ("right_hip", "right_knee", "right_foot", "right_toe")}
 
 
 def quadruped_legs(robot) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -29,6 +42,25 @@ def quadruped_legs(robot) -> tuple[tuple[str, ...], tuple[str, ...]]:
         raise LocomimicError(robot.config_path, f"a quadruped clip needs the feet {', '.join(QUADRUPED_HIP_OF_FOOT)}; "
                              f"this robot file's feet are {', '.join(feet)}", location="feet")
     return feet, tuple(QUADRUPED_HIP_OF_FOOT[foot] for foot in feet)
+
+
+def skeleton_of(names) -> str:
+    """``quadruped`` or ``human``: the keypoint set (:data:`SKELETONS`) ``names`` share most with.
+
+    Retargeting then requires that whole set, so a clip missing one keypoint is told which."""
+    return max(SKELETONS, key=lambda kind: len(set(SKELETONS[kind]) & set(names)))
+
+
+def human_legs(robot) -> tuple[tuple[str, str, str, str], ...]:
+    """Hip, knee, ankle and toe keypoints of each of a robot's feet, in the robot file's foot order.
+
+    A human clip is retargeted onto a robot whose feet are the human's two (``left_foot``,
+    ``right_foot``), which the workflow checks before any job starts."""
+    feet = robot.foot_names
+    if sorted(feet) != sorted(HUMAN_LEG_OF_FOOT):
+        raise LocomimicError(robot.config_path, f"a human clip needs the feet {', '.join(HUMAN_LEG_OF_FOOT)}; "
+                             f"this robot file's feet are {', '.join(feet)}", location="feet")
+    return tuple(HUMAN_LEG_OF_FOOT[foot] for foot in feet)
 
 
 @dataclass(frozen=True)
@@ -56,6 +88,11 @@ class KeypointClip:
                                  location=f"frame {frame}")
         if not np.isfinite(self.fps) or self.fps <= 0:
             raise LocomimicError(self.source, f"fps must be a positive number, got {self.fps}")
+
+    @property
+    def skeleton(self) -> str:
+        """``quadruped`` or ``human`` (:func:`skeleton_of` its keypoint names)."""
+        return skeleton_of(self.names)
 
     @property
     def num_frames(self) -> int:

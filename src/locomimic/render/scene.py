@@ -12,9 +12,13 @@ import numpy as np
 GHOST_RGB = (0.25, 0.8, 1.0)
 KEYPOINT_RGBA = (0.95, 0.1, 0.6, 1.0)
 BONE_RGBA = (0.95, 0.85, 0.2, 0.9)
-# Source skeleton drawn over the robot: pelvis-neck spine, and each hip (shoulder) to its foot.
+# Source skeleton drawn over the robot (bones whose two keypoints the clip has). A quadruped: pelvis-neck
+# spine, and each hip (shoulder) to its foot. A human: spine, hips, legs to the toes, shoulders and arms.
 BONES = (("pelvis", "neck"), ("FL_hip", "FL_foot"), ("FR_hip", "FR_foot"), ("RL_hip", "RL_foot"),
-         ("RR_hip", "RR_foot"), ("FL_hip", "FR_hip"), ("RL_hip", "RR_hip"))
+         ("RR_hip", "RR_foot"), ("FL_hip", "FR_hip"), ("RL_hip", "RR_hip"),
+         ("pelvis", "chest"), ("chest", "head"), ("left_hip", "right_hip"), ("left_shoulder", "right_shoulder"),
+         *((f"{side}_{a}", f"{side}_{b}") for side in ("left", "right")
+           for a, b in (("hip", "knee"), ("knee", "foot"), ("foot", "toe"), ("shoulder", "elbow"), ("elbow", "hand"))))
 
 
 def _next_geom(scene: mujoco.MjvScene) -> mujoco.MjvGeom | None:

@@ -55,3 +55,46 @@ def pinned_segments(points: np.ndarray, tolerance: float) -> list[tuple[int, int
             segments.append((start, stop))
             start = stop
     return segments
+
+
+def follow_planted_feet(targets, src_feet, contact):
+    """During stance, move each target exactly as the source toe moves in the world.
+
+    Hip-relative targets drift while the robot's trunk turns (its hips are not where the scaled
+    animal's are), which would make planted feet slide. Each stance is anchored at its middle frame and
+    then follows the source toe's own world displacement; the correction is blended linearly through
+    the swing phases in between, so targets stay continuous.
+    """
+    targets = targets.copy()
+    frames = np.arange(len(contact))
+    for leg in range(contact.shape[1]):
+        stances = phases(contact[:, leg])
+        if not stances:
+            continue
+        correction = np.full((len(contact), 2), np.nan)
+        for start, stop in stances:
+            anchor = (start + stop - 1) // 2
+            world = targets[anchor, leg, :2] + src_feet[start:stop, leg, :2] - src_feet[anchor, leg, :2]
+            correction[start:stop] = world - targets[start:stop, leg, :2]
+        known = ~np.isnan(correction[:, 0])
+        for axis in range(2):
+            targets[:, leg, axis] += np.interp(frames, frames[known], correction[known, axis])
+    return targets
+
+
+def ground_contacts(source_targets, contact, radius, pin_tolerance):
+    """IK targets: feet in contact on the ground and, when ``pin_tolerance`` > 0, held still.
+
+    A stance is split into as few segments as possible whose source points all lie within
+    ``pin_tolerance`` of the segment's mean; the foot is held at that mean. A foot whose source
+    barely slides is held for the whole stance; one that really shuffles (turning on the spot) takes
+    small steps instead of being dragged, so the target never strays more than the tolerance.
+    """
+    targets = source_targets.copy()
+    targets[..., 2][contact] = radius
+    if pin_tolerance > 0:
+        for leg in range(targets.shape[1]):
+            for start, stop in phases(contact[:, leg]):
+                for a, b in pinned_segments(targets[start:stop, leg, :2], pin_tolerance):
+                    targets[start + a:start + b, leg, :2] = targets[start + a:start + b, leg, :2].mean(axis=0)
+    return targets

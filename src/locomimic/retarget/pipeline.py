@@ -21,30 +21,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
-import mink
 import mujoco
 import numpy as np
 
-from locomimic.errors import LocomimicError
 from locomimic.motion.clip import QUADRUPED_KEYPOINTS, KeypointClip, quadruped_legs
 from locomimic.progress import Progress
 from locomimic.retarget import contacts as contact_lib
 from locomimic.retarget import quality as quality_lib
 from locomimic.retarget import root as root_lib
 from locomimic.retarget.ik import FootIK
+from locomimic.retarget.result import (RetargetResult, finite_difference_qvel, foot_metrics, frames_per_second_metrics,
+                                      solve_frame)
 from locomimic.robots import Robot
 
 log = logging.getLogger("locomimic")
-
-
-@dataclass
-class RetargetResult:
-    """Everything the retarget stage writes: trajectories (``arrays``) and quality ``metrics``."""
-
-    arrays: dict[str, np.ndarray]
-    metrics: dict[str, float | int | list]
 
 
 def robot_geometry(robot: Robot) -> tuple[np.ndarray, np.ndarray, float]:
@@ -60,8 +51,8 @@ def robot_geometry(robot: Robot) -> tuple[np.ndarray, np.ndarray, float]:
     return hips, feet, float(np.linalg.norm(feet - hips, axis=1).mean())
 
 
-def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float | str = "auto") -> RetargetResult:
-    """Retarget ``clip`` onto ``robot`` with the ``retarget`` config section ``settings``.
+def retarget_quadruped(clip: KeypointClip, robot: Robot, settings: dict, scale: float | str = "auto") -> RetargetResult:
+    """Retarget a quadruped ``clip`` onto ``robot`` with the ``retarget`` config section ``settings``.
 
     Raises :class:`~locomimic.errors.LocomimicError` when the clip fails the quality gate.
     """
@@ -89,15 +80,15 @@ def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float
     quality_lib.check_trunk(clip, quality_lib.trunk_signals(trunk_pos, root_rot, clip.fps), robot_leg, quality,
                             "the source's trunk (scaled to the robot)", keypoints=source)
     source_targets = _foot_targets(src_feet, src_hips, root_rot, trunk_pos, hip_local, foot_local, robot.foot_radius)
-    source_targets = _follow_planted_feet(source_targets, src_feet, contact)
-    targets = _ground_contacts(source_targets, contact, robot.foot_radius, c["pin_tolerance"])
+    source_targets = contact_lib.follow_planted_feet(source_targets, src_feet, contact)
+    targets = contact_lib.ground_contacts(source_targets, contact, robot.foot_radius, c["pin_tolerance"])
 
     solver = FootIK(robot, settings["ik"])
     qpos = np.empty((clip.num_frames, robot.model.nq))
     progress = Progress(f"retarget {robot.name}", clip.num_frames, "frames")
     start = time.perf_counter()
     for t in range(clip.num_frames):
-        qpos[t] = _solve(solver, clip, t, trunk_pos[t], root_rot[t], targets[t])
+        qpos[t] = solve_frame(clip, t, lambda: solver.solve(trunk_pos[t], root_rot[t], targets[t]))
         progress.update()
     solve_seconds = time.perf_counter() - start
 
@@ -111,7 +102,7 @@ def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float
         "fps": np.float64(clip.fps),
         "joint_names": np.array(robot.joint_names),
         "qpos": qpos,
-        "qvel": _velocities(robot.model, qpos, clip.fps),
+        "qvel": finite_difference_qvel(robot.model, qpos, clip.fps),
         "foot_positions": feet,
         "foot_targets": targets,
         "contacts": contact,
@@ -120,26 +111,17 @@ def retarget_clip(clip: KeypointClip, robot: Robot, settings: dict, scale: float
         "scale": np.float64(scale),
         "cyclic": np.bool_(clip.cyclic),
     }
-    metrics = _metrics(robot, qpos, feet, source_targets, targets, src_feet, contact)
+    penetration = np.maximum(robot.foot_radius - feet[..., 2], 0.0)
+    metrics = foot_metrics(robot, qpos, feet, source_targets, targets, src_feet, contact, penetration)
     metrics.update(
         root_speed_max=_max(trunk_signals["speed"]), root_angular_speed_max=_max(trunk_signals["angular_speed"]),
         trunk_uprightness_min=float(trunk_signals["uprightness"].min()),
         trunk_height_min=float(trunk_signals["height"].min()),
         robot=robot.name, frames=clip.num_frames, fps=clip.fps, scale=float(scale), ground_height=ground,
         source_leg_length=source_leg, robot_leg_length=robot_leg,
-        solver_frames_per_second=clip.num_frames / max(solve_seconds, 1e-9),
-        ik_iterations_per_frame=solver.iterations / clip.num_frames,
     )
+    metrics.update(frames_per_second_metrics(clip.num_frames, solve_seconds, solver.iterations))
     return RetargetResult(arrays, metrics)
-
-
-def _solve(solver: FootIK, clip: KeypointClip, t: int, *targets: np.ndarray) -> np.ndarray:
-    """One frame's IK; a QP the solver cannot solve is an error naming the frame, not a mink traceback."""
-    try:
-        return solver.solve(*targets)
-    except mink.MinkError as exc:
-        raise LocomimicError(clip.source, f"inverse kinematics failed ({exc}); the frame's targets are out of "
-                             f"reach or degenerate", location=quality_lib.frames_text(clip, np.array([t]))) from None
 
 
 def _foot_targets(src_feet, src_hips, root_rot, trunk_pos, hip_local, foot_local, radius):
@@ -151,49 +133,6 @@ def _foot_targets(src_feet, src_hips, root_rot, trunk_pos, hip_local, foot_local
     lateral_shift = (foot_local - hip_local)[:, 1] - source_lateral
     targets = robot_hips + leg + root_rot[:, None, :, 1] * lateral_shift[None, :, None]
     targets[..., 2] = np.maximum(src_feet[..., 2], 0.0) + radius
-    return targets
-
-
-def _follow_planted_feet(targets, src_feet, contact):
-    """During stance, move each target exactly as the source toe moves in the world.
-
-    Hip-relative targets drift while the robot's trunk turns (its hips are not where the scaled
-    animal's are), which would make planted feet slide. Each stance is anchored at its middle frame and
-    then follows the source toe's own world displacement; the correction is blended linearly through
-    the swing phases in between, so targets stay continuous.
-    """
-    targets = targets.copy()
-    frames = np.arange(len(contact))
-    for leg in range(contact.shape[1]):
-        stances = contact_lib.phases(contact[:, leg])
-        if not stances:
-            continue
-        correction = np.full((len(contact), 2), np.nan)
-        for start, stop in stances:
-            anchor = (start + stop - 1) // 2
-            world = targets[anchor, leg, :2] + src_feet[start:stop, leg, :2] - src_feet[anchor, leg, :2]
-            correction[start:stop] = world - targets[start:stop, leg, :2]
-        known = ~np.isnan(correction[:, 0])
-        for axis in range(2):
-            targets[:, leg, axis] += np.interp(frames, frames[known], correction[known, axis])
-    return targets
-
-
-def _ground_contacts(source_targets, contact, radius, pin_tolerance):
-    """IK targets: feet in contact on the ground and, when ``pin_tolerance`` > 0, held still.
-
-    A stance is split into as few segments as possible whose source points all lie within
-    ``pin_tolerance`` of the segment's mean; the foot is held at that mean. A foot whose source
-    barely slides is held for the whole stance; one that really shuffles (turning on the spot) takes
-    small steps instead of being dragged, so the target never strays more than the tolerance.
-    """
-    targets = source_targets.copy()
-    targets[..., 2][contact] = radius
-    if pin_tolerance > 0:
-        for leg in range(targets.shape[1]):
-            for start, stop in contact_lib.phases(contact[:, leg]):
-                for a, b in contact_lib.pinned_segments(targets[start:stop, leg, :2], pin_tolerance):
-                    targets[start + a:start + b, leg, :2] = targets[start + a:start + b, leg, :2].mean(axis=0)
     return targets
 
 
@@ -213,38 +152,3 @@ def _forward_kinematics(robot: Robot, qpos: np.ndarray) -> tuple[np.ndarray, tup
 def _max(values: np.ndarray) -> float:
     """The largest value, 0 for none (a one-frame clip has no steps to take a speed from)."""
     return float(values.max()) if values.size else 0.0
-
-
-def _velocities(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> np.ndarray:
-    """Finite-difference ``qvel`` (quaternion-aware); the last frame repeats the one before."""
-    qvel = np.zeros((len(qpos), model.nv))
-    for t in range(len(qpos) - 1):
-        mujoco.mj_differentiatePos(model, qvel[t], 1.0 / fps, qpos[t], qpos[t + 1])
-    if len(qpos) > 1:
-        qvel[-1] = qvel[-2]
-    return qvel
-
-
-def _metrics(robot, qpos, feet, source_targets, targets, src_feet, contact) -> dict:
-    error = np.linalg.norm(feet - source_targets, axis=-1)
-    ik_error = np.linalg.norm(feet - targets, axis=-1)
-    penetration = np.maximum(robot.foot_radius - feet[..., 2], 0.0)
-    joints = qpos[:, robot.joint_qpos_adr]
-    low, high = robot.joint_range[:, 0], robot.joint_range[:, 1]
-    violations = int(((joints < low - 1e-6) | (joints > high + 1e-6)).sum())
-    robot_slide = contact_lib.stance_slide(feet, contact)
-    source_slide = contact_lib.stance_slide(src_feet, contact)
-    return {
-        "foot_error_mean": float(error.mean()),
-        "foot_error_max": float(error.max()),
-        "ik_error_mean": float(ik_error.mean()),
-        "ik_error_max": float(ik_error.max()),
-        "foot_slide_robot_mean": float(robot_slide.mean()) if robot_slide.size else 0.0,
-        "foot_slide_robot_max": float(robot_slide.max()) if robot_slide.size else 0.0,
-        "foot_slide_source_mean": float(source_slide.mean()) if source_slide.size else 0.0,
-        "foot_slide_source_max": float(source_slide.max()) if source_slide.size else 0.0,
-        "stance_phases": int(robot_slide.size),
-        "penetration_max": float(penetration.max()),
-        "joint_limit_violations": violations,
-        "contact_fraction": contact.mean(axis=0).round(4).tolist(),
-    }

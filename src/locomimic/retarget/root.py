@@ -17,7 +17,25 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def root_pose(clip: KeypointClip) -> tuple[np.ndarray, np.ndarray]:
-    """Root position ``[T, 3]`` (centroid of shoulders and hips) and rotation ``[T, 3, 3]``.
+    """Root position ``[T, 3]`` and rotation ``[T, 3, 3]`` (columns: the trunk's forward, left and up axes).
+
+    A quadruped's root is the centroid of its shoulders and hips (:func:`_quadruped_root_pose`), a human's
+    the pelvis (:func:`_human_root_pose`).
+    """
+    return _human_root_pose(clip) if clip.skeleton == "human" else _quadruped_root_pose(clip)
+
+
+def _human_root_pose(clip: KeypointClip) -> tuple[np.ndarray, np.ndarray]:
+    """The pelvis: left from the right hip to the left, up along the spine (pelvis to chest) made square to it."""
+    k = clip.keypoint
+    left = _unit(k("left_hip") - k("right_hip"))
+    forward = _unit(np.cross(left, k("chest") - k("pelvis")))
+    up = np.cross(forward, left)
+    return k("pelvis"), np.stack([forward, left, up], axis=-1)
+
+
+def _quadruped_root_pose(clip: KeypointClip) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid of shoulders and hips.
 
     Forward averages pelvis->neck and hips->shoulders (both run along the spine); left averages the
     shoulder and hip left-right vectors, as in motion_imitation's retargeting. The rotation's columns

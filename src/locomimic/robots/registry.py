@@ -182,6 +182,9 @@ def load_robot(config_path: str | Path) -> Robot:
     kp = _per_joint(control["kp"], joint_names, config_path, "control.kp")
     kd = _per_joint(control["kd"], joint_names, config_path, "control.kd")
     torque_limit = _per_joint(control["torque_limit"], joint_names, config_path, "control.torque_limit")
+    if "armature" in control:
+        model.dof_armature[model.jnt_dofadr[hinge]] = _per_joint(control["armature"], joint_names, config_path,
+                                                                  "control.armature")
     is_position = model.actuator_biastype == int(mujoco.mjtBias.mjBIAS_AFFINE)
     if control["actuators"] == "position":
         if not is_position.all():
