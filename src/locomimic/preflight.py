@@ -55,8 +55,8 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
 # The robot keypoints each kind of clip is retargeted by (checking the robot's feet on the way).
 RETARGET_KEYPOINTS = {
     "quadruped": lambda robot: tuple(name for names in quadruped_legs(robot) for name in names),
-    "human": lambda robot: tuple({name: None for leg in human_legs(robot) for name in leg[:3]})
-    + ("chest",) + tuple(name for arm in HUMAN_ARMS for name in arm),
+    "human": lambda robot: (*(name for leg in human_legs(robot) for name in leg[:3]), "chest",
+                            *(name for arm in HUMAN_ARMS for name in arm)),
 }
 
 

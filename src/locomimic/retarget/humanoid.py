@@ -30,7 +30,7 @@ from locomimic.retarget import quality as quality_lib
 from locomimic.retarget import root as root_lib
 from locomimic.retarget.humanoid_ik import HumanoidIK
 from locomimic.retarget.result import (RetargetResult, finite_difference_qvel, foot_metrics, frames_per_second_metrics,
-                                      solve_frame)
+                                      prepared, solve_frame)
 from locomimic.robots import Robot
 from locomimic.robots.feet import lowest_point, standing_sole_geoms
 
@@ -116,30 +116,21 @@ def _rotation_of(model: mujoco.MjModel, data: mujoco.MjData, frame) -> np.ndarra
     return (data.xmat if frame.kind == "body" else data.site_xmat)[frame.id].reshape(3, 3)
 
 
-def limb_length(clip: KeypointClip, chains) -> float:
-    """Median length of the keypoint chains (e.g. hip -> knee -> ankle) over frames and limbs."""
-    lengths = [sum(np.linalg.norm(clip.keypoint(b) - clip.keypoint(a), axis=1) for a, b in zip(chain, chain[1:]))
-               for chain in chains]
-    return float(np.median(np.concatenate(lengths)))
-
-
 def retarget_human(clip: KeypointClip, robot: Robot, settings: dict, scale: float | str = "auto") -> RetargetResult:
     """Retarget a human ``clip`` onto a humanoid ``robot`` with the ``retarget`` config section ``settings``.
 
     Raises :class:`~locomimic.errors.LocomimicError` when the clip fails the quality gate.
     """
-    clip.require(HUMAN_KEYPOINTS)
-    quality_lib.check_trunk_keypoints(clip)
+    clip = prepared(clip, HUMAN_KEYPOINTS, settings)
     quality = settings["quality"]
-    if settings["align_heading"]:
-        clip = root_lib.align_heading(clip)
     body = humanoid_body(robot)
     legs = human_legs(robot)
     if scale == "auto":
-        scale = settings["ik"]["humanoid"]["leg_reach"] * body.leg / limb_length(clip, [leg[:3] for leg in legs])
+        source_leg = root_lib.limb_length(clip, [leg[:3] for leg in legs])
+        scale = settings["ik"]["humanoid"]["leg_reach"] * body.leg / source_leg
     ground = root_lib.ground_height(clip, tuple(leg[3] for leg in legs))
     source = root_lib.scale_clip(clip, float(scale), ground)
-    arm_scale = body.arm / limb_length(source, HUMAN_ARMS)
+    arm_scale = body.arm / root_lib.limb_length(source, HUMAN_ARMS)
     k = source.keypoint
     src_hips, src_knees, src_ankles, src_toes = (np.stack([k(leg[i]) for leg in legs], axis=1) for i in range(4))
 

@@ -32,7 +32,7 @@ from locomimic.retarget import quality as quality_lib
 from locomimic.retarget import root as root_lib
 from locomimic.retarget.ik import FootIK
 from locomimic.retarget.result import (RetargetResult, finite_difference_qvel, foot_metrics, frames_per_second_metrics,
-                                      solve_frame)
+                                      prepared, solve_frame)
 from locomimic.robots import Robot
 
 log = logging.getLogger("locomimic")
@@ -56,14 +56,11 @@ def retarget_quadruped(clip: KeypointClip, robot: Robot, settings: dict, scale: 
 
     Raises :class:`~locomimic.errors.LocomimicError` when the clip fails the quality gate.
     """
-    clip.require(QUADRUPED_KEYPOINTS)
-    quality_lib.check_trunk_keypoints(clip)
+    clip = prepared(clip, QUADRUPED_KEYPOINTS, settings)
     quality = settings["quality"]
-    if settings["align_heading"]:
-        clip = root_lib.align_heading(clip)
     hip_local, foot_local, robot_leg = robot_geometry(robot)
     foot_keypoints, hip_keypoints = quadruped_legs(robot)
-    source_leg = root_lib.leg_length(clip, hip_keypoints, foot_keypoints)
+    source_leg = root_lib.limb_length(clip, list(zip(hip_keypoints, foot_keypoints)))
     if scale == "auto":
         scale = robot_leg / source_leg
     ground = root_lib.ground_height(clip, foot_keypoints)

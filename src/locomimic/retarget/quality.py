@@ -20,7 +20,8 @@ from locomimic.motion.clip import KeypointClip
 from locomimic.retarget import root as root_lib
 
 _SHOWN_RUNS = 3  # contiguous runs of offending frames spelled out in a message
-TRUNK_KEYPOINTS = {"quadruped": "pelvis, neck, FL_hip, FR_hip, RL_hip, RR_hip", "human": "pelvis, chest, left_hip, right_hip"}
+TRUNK_KEYPOINTS = {"quadruped": "pelvis, neck, FL_hip, FR_hip, RL_hip, RR_hip",
+                   "human": "pelvis, chest, left_hip, right_hip"}
 
 
 def check_trunk_keypoints(clip: KeypointClip) -> None:
@@ -34,8 +35,8 @@ def check_trunk_keypoints(clip: KeypointClip) -> None:
     bad = np.flatnonzero(~np.isfinite(rotation).all(axis=(1, 2)))
     if len(bad):
         pelvis = clip.keypoint("pelvis")[bad[0]]
-        raise LocomimicError(clip.source, f"the trunk keypoints ({TRUNK_KEYPOINTS[clip.skeleton]}) coincide or lie on one line, so "
-                             f"the trunk has no orientation (pelvis at {np.array2string(pelvis, precision=4)})",
+        raise LocomimicError(clip.source, f"the trunk keypoints ({TRUNK_KEYPOINTS[clip.skeleton]}) coincide or lie "
+                             f"on one line, so the trunk has no orientation (pelvis at {np.array2string(pelvis, precision=4)})",
                              location=frames_text(clip, bad))
 
 

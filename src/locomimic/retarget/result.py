@@ -1,5 +1,5 @@
-"""What every retargeter shares: the result type, one frame's IK with a readable error, velocities, and the
-metrics every retargeted clip reports (feet, joints, solver speed)."""
+"""What every retargeter shares: the clip's preparation, the result type, one frame's IK with a readable
+error, velocities, and the metrics every retargeted clip reports (feet, joints, solver speed)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import numpy as np
 from locomimic.errors import LocomimicError
 from locomimic.motion.clip import KeypointClip
 from locomimic.retarget.contacts import stance_slide
-from locomimic.retarget.quality import frames_text
+from locomimic.retarget.quality import check_trunk_keypoints, frames_text
+from locomimic.retarget.root import align_heading
 from locomimic.robots import Robot
 
 
@@ -23,6 +24,14 @@ class RetargetResult:
 
     arrays: dict[str, np.ndarray]
     metrics: dict[str, float | int | list]
+
+
+def prepared(clip: KeypointClip, keypoints: tuple[str, ...], settings: dict) -> KeypointClip:
+    """What every retargeter does first: require the skeleton's ``keypoints``, refuse frames whose trunk has
+    no orientation, and (``align_heading``) start the clip at the origin facing +x."""
+    clip.require(keypoints)
+    check_trunk_keypoints(clip)
+    return align_heading(clip) if settings["align_heading"] else clip
 
 
 def solve_frame(clip: KeypointClip, t: int, solve: Callable[[], np.ndarray]) -> np.ndarray:

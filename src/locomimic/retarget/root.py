@@ -69,9 +69,11 @@ def ground_height(clip: KeypointClip, feet: tuple[str, ...]) -> float:
     return float(np.percentile(toes, 2.0))
 
 
-def leg_length(clip: KeypointClip, hips: tuple[str, ...], feet: tuple[str, ...]) -> float:
-    """Median hip-to-toe distance over all frames and legs: the source's leg length."""
-    lengths = [np.linalg.norm(clip.keypoint(f) - clip.keypoint(h), axis=1) for h, f in zip(hips, feet)]
+def limb_length(clip: KeypointClip, chains) -> float:
+    """Median length of keypoint chains over frames and limbs: a quadruped's legs are (hip, toe), a
+    human's (hip, knee, ankle) or (shoulder, elbow, wrist)."""
+    lengths = [sum(np.linalg.norm(clip.keypoint(b) - clip.keypoint(a), axis=1) for a, b in zip(chain, chain[1:]))
+               for chain in chains]
     return float(np.median(np.concatenate(lengths)))
 
 
