@@ -45,7 +45,7 @@ def test_simulated_and_reference_features_agree(trot_clip):
     k = 7
     qpos, qvel = reference.qpos[0, k], reference.qvel[0, k]
     from_sim = env.motion_features(env.make_data(jp.asarray(qpos), jp.asarray(qvel)))
-    from_clip = motion_features(jp.asarray(qpos), jp.asarray(qvel), jp.asarray(reference.feet[0, k]),
+    from_clip = motion_features(jp.asarray(qpos), jp.asarray(qvel), jp.asarray(reference.end_effectors[0, k]),
                                 np.asarray(robot.joint_qpos_adr), np.asarray(robot.joint_dof_adr))
     assert from_sim.shape == (feature_size(12, 4),)
     np.testing.assert_allclose(np.asarray(from_sim), np.asarray(from_clip), atol=2e-3)

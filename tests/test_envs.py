@@ -250,6 +250,16 @@ def test_clip_retargeted_for_another_robot(request, retargeted):
         make_env("imitation", go2, CONFIG["env"], [arrays_path.with_name("other.npz")])
 
 
+def test_a_quadrupeds_end_effectors_are_its_feet_bit_for_bit(request, trot_clip):
+    """Without ``end_effectors`` in the robot file the end-effector reward and AMP's features follow the
+    feet, computed from the reference's poses exactly as the clip's foot_positions were (the quadrupeds'
+    rewards did not change when hands became end effectors)."""
+    robot = robot_named(request, "default")
+    assert robot.end_effector_names == robot.foot_names
+    reference = load_reference([trot_clip], robot, 0.02)
+    assert np.array_equal(reference.end_effectors, reference.feet)
+
+
 def test_locomotion_commands_default_to_the_motions_own(request, trot_clip):
     """Null command_low/high (the default) is the box around the motion's clips' commands, widened by
     command_margin: AMP on a 1.4 m/s dog walk trains at 1.2-1.6 m/s, not at the generated trot's speeds.

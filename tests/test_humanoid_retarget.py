@@ -16,7 +16,7 @@ from locomimic.config import load_config, load_yaml
 from locomimic.errors import LocomimicError
 from locomimic.motion import gait, load_clip
 from locomimic.preflight import check_run
-from locomimic.retarget import retarget_clip, root
+from locomimic.retarget import humanoid, retarget_clip, root
 from locomimic.retarget.humanoid import humanoid_body
 from locomimic.retarget.humanoid_ik import self_collision_pairs
 from locomimic.robots import load_robot
@@ -64,6 +64,7 @@ def test_cmu_clips_retarget_onto_the_g1_within_the_acceptance_bounds(g1, name):
     assert m["penetration_max"] <= 0.005 and m["joint_limit_violations"] == 0
     assert m["foot_slide_robot_mean"] <= m["foot_slide_source_mean"] + 0.005, "feet skate no more than the source's"
     assert m["self_collision_frames"] <= 0.01
+    assert m["joint_speed_max"] <= 40.0, "no leap between IK solution branches (a walk's joints peak near 15 rad/s)"
     a = result.arrays
     assert a["foot_positions"].shape == (m["frames"], 2, 3) and a["contacts"].shape == (m["frames"], 2)
     # Whenever the source stands, so does the robot: its lowest sole point within 5 mm of the ground. (Both
@@ -74,6 +75,20 @@ def test_cmu_clips_retarget_onto_the_g1_within_the_acceptance_bounds(g1, name):
         data.qpos[:] = q
         mujoco.mj_kinematics(g1.model, data)
         assert min(lowest_point(g1.model, data, g) for g in soles) <= 0.005
+
+
+def test_a_foot_pointing_down_keeps_the_yaw_it_had_before_and_after():
+    """At toe-off the ankle -> toe line is nearly vertical and its horizontal direction is noise: the yaw is
+    interpolated there, not read from a few millimetres (which turned the G1's hip yaw by 2.5 rad a frame)."""
+    frames = 9
+    ankles = np.zeros((frames, 1, 3))
+    toes = np.tile([0.15, 0.0, -0.03], (frames, 1, 1))
+    toes[3:6] = [[-0.004, 0.003, -0.15]], [[0.0, -0.004, -0.15]], [[0.003, 0.004, -0.15]]  # pointing down
+    contact = np.zeros((frames, 1), bool)
+    contact[:2] = True
+    relative_yaw, pitch = humanoid._foot_angles(ankles, toes, contact, np.zeros(frames))
+    assert np.allclose(relative_yaw, 0.0, atol=1e-9)
+    assert pitch[4, 0] > 1.2 and abs(pitch[0, 0]) < 1e-9, "pitch still follows the toes down"
 
 
 def test_human_retargeting_is_reproducible_byte_for_byte(g1):

@@ -156,6 +156,7 @@ def test_g1_humanoid_loads_with_motors_gains_and_standing_pose_from_its_robot_fi
     pose = dict(zip(robot.joint_names, robot.default_joints))
     assert robot.qpos_default[2] == 0.7837 and pose["left_elbow_joint"] == 1.28 and pose["right_shoulder_roll_joint"] == -0.2
     assert robot.foot_names == ("left_foot", "right_foot") and {"left_hand", "pelvis"} <= set(robot.keypoints)
+    assert robot.end_effector_names == ("left_foot", "right_foot", "left_hand", "right_hand"), "hands are tracked too"
     # Each motor's reflected rotor inertia is in the model (what lets the PD gains run at a 4 ms step).
     armature = dict(zip(robot.joint_names, robot.model.dof_armature[robot.joint_dof_adr]))
     assert armature["left_knee_joint"] == 0.025101925 and armature["right_wrist_yaw_joint"] == 0.00425
@@ -242,6 +243,7 @@ def test_model_path_relative_to_the_robot_file(tmp_path):
         ("{keyframe: home}", "{keyframe: crouch}", "default_pose.keyframe: the model has no keyframe 'crouch'"),
         ("kp: 60.0", "kp: -1", "control.kp: -1 is less than the minimum of 0"),
         ("foot_radius:", "feet: [FL_foot, FR_toe]\nfoot_radius:", "feet[1]: 'FR_toe' is not one of the keypoints: FL_foot"),
+        ("foot_radius:", "end_effectors: [FL_foot, nose]\nfoot_radius:", "end_effectors[1]: 'nose' is not one of the keypoints"),
         ("kp: 60.0", "kp: fast", "control.kp: 'fast' is not of type"),
         ('".*_calf_joint": 35.55', '"nothing": 35.55', "control.torque_limit: no pattern matches joint 'FL_calf_joint'"),
         ("model: package:default", "model: package:nosuch", "model: model file"),

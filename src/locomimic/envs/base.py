@@ -105,6 +105,7 @@ class QuadrupedEnv(mjx_env.MjxEnv):
         self._torque_limit = jp.asarray(robot.torque_limit)
         self._trunk = robot.trunk.id
         self._feet = robot.feet
+        self._end_effectors = robot.end_effectors
         self._foot_radius = robot.foot_radius
         self._standing_height = float(robot.qpos_default[2])
 
@@ -185,7 +186,10 @@ class QuadrupedEnv(mjx_env.MjxEnv):
         return self.trunk_rotation(data).T @ data.qvel[0:3]
 
     def foot_positions(self, data: mjx.Data) -> jax.Array:
-        return jp.stack([(data.xpos if f.kind == "body" else data.site_xpos)[f.id] for f in self._feet])
+        return _frame_positions(data, self._feet)
+
+    def end_effector_positions(self, data: mjx.Data) -> jax.Array:
+        return _frame_positions(data, self._end_effectors)
 
     def foot_contacts(self, data: mjx.Data) -> jax.Array:
         return self.foot_positions(data)[:, 2] < self._foot_radius + 0.005
@@ -220,3 +224,8 @@ class QuadrupedEnv(mjx_env.MjxEnv):
 
     def torques(self, data: mjx.Data) -> jax.Array:
         return data.actuator_force
+
+
+def _frame_positions(data: mjx.Data, frames) -> jax.Array:
+    """World positions ``[frames, 3]`` of robot frames (bodies or sites)."""
+    return jp.stack([(data.xpos if f.kind == "body" else data.site_xpos)[f.id] for f in frames])

@@ -53,7 +53,8 @@ class ImitationEnv(QuadrupedEnv):
         qpos = ref["qpos"].at[:3].set(turn @ ref["qpos"][:3] + origin)
         qpos = qpos.at[3:7].set(quat_multiply(yaw_quaternion(heading), ref["qpos"][3:7]))
         qvel = ref["qvel"].at[:3].set(turn @ ref["qvel"][:3])  # free-joint angular velocity is in the body frame
-        return {**ref, "qpos": qpos, "qvel": qvel, "feet": ref["feet"] @ turn.T + origin}
+        return {**ref, "qpos": qpos, "qvel": qvel, "feet": ref["feet"] @ turn.T + origin,
+                "end_effectors": ref["end_effectors"] @ turn.T + origin}
 
     def clip_command(self, info) -> jax.Array:
         """The locomotion command the current clip answers (``ReferenceMotion.commands``); batches too."""
@@ -124,13 +125,13 @@ class ImitationEnv(QuadrupedEnv):
         q, dq = data.qpos[self._joint_qpos], data.qvel[self._joint_dof]
         q_ref, dq_ref = ref["qpos"][self._joint_qpos], ref["qvel"][self._joint_dof]
         root, root_ref = data.qpos[:3], ref["qpos"][:3]
-        feet = self.foot_positions(data) - root
-        feet_ref = ref["feet"] - root_ref
+        effectors = self.end_effector_positions(data) - root
+        effectors_ref = ref["end_effectors"] - root_ref
         rot, rot_ref = self.trunk_rotation(data), quat_to_mat(ref["qpos"][3:7])
         return {
             "pose": jp.exp(-s.pose * jp.sum((q - q_ref) ** 2)),
             "joint_velocity": jp.exp(-s.joint_velocity * jp.sum((dq - dq_ref) ** 2)),
-            "end_effector": jp.exp(-s.end_effector * jp.sum((feet - feet_ref) ** 2)),
+            "end_effector": jp.exp(-s.end_effector * jp.sum((effectors - effectors_ref) ** 2)),
             "root_pose": jp.exp(-s.root_position * jp.sum((root - root_ref) ** 2)
                                 - s.root_orientation * rotation_angle(rot, rot_ref) ** 2),
             "root_velocity": jp.exp(-s.root_linear_velocity * jp.sum((data.qvel[:3] - ref["qvel"][:3]) ** 2)

@@ -116,8 +116,8 @@ class LocomotionEnv(QuadrupedEnv):
         return env
 
     def motion_features(self, data) -> jax.Array:
-        return motion_features.motion_features(data.qpos, data.qvel, self.foot_positions(data), self._joint_qpos,
-                                               self._joint_dof)
+        return motion_features.motion_features(data.qpos, data.qvel, self.end_effector_positions(data),
+                                               self._joint_qpos, self._joint_dof)
 
     @property
     def command_bounds(self) -> tuple[list[float], list[float]]:

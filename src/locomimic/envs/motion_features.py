@@ -11,11 +11,12 @@ root linear velocity    3   in the body frame
 root angular velocity   3   in the body frame (MuJoCo's free-joint ``qvel[3:6]`` already is)
 gravity direction       3   in the body frame: the trunk's roll and pitch (the AMP paper uses
                             the root rotation the same way)
-foot positions         3F   relative to the root, in the body frame
+end-effector positions 3E   relative to the root, in the body frame (the robot file's
+                            ``end_effectors``: the feet, a humanoid's hands too)
 ====================  ====  ===============================================================
 
 The discriminator scores *histories*: ``H`` consecutive frames at the control rate (``H = 2`` is
-the AMP paper's state transition). :func:`motion_features` takes ``(qpos, qvel, feet)`` so simulated
+the AMP paper's state transition). :func:`motion_features` takes ``(qpos, qvel, end_effectors)`` so simulated
 states and retargeted reference frames go through the very same code.
 """
 
@@ -28,12 +29,12 @@ from locomimic.envs import reference as reference_lib
 from locomimic.envs.rotations import quat_to_mat
 
 
-def feature_size(num_joints: int, num_feet: int) -> int:
-    return 2 * num_joints + 1 + 3 + 3 + 3 + 3 * num_feet
+def feature_size(num_joints: int, num_end_effectors: int) -> int:
+    return 2 * num_joints + 1 + 3 + 3 + 3 + 3 * num_end_effectors
 
 
-def motion_features(qpos: jax.Array, qvel: jax.Array, feet: jax.Array, joint_qpos, joint_dof) -> jax.Array:
-    """Features of one frame from the free-joint robot's ``qpos``, ``qvel`` and world foot positions."""
+def motion_features(qpos: jax.Array, qvel: jax.Array, end_effectors: jax.Array, joint_qpos, joint_dof) -> jax.Array:
+    """Features of one frame from the free-joint robot's ``qpos``, ``qvel`` and world end-effector positions."""
     rot = quat_to_mat(qpos[3:7])
     return jp.concatenate([
         qpos[joint_qpos],
@@ -42,7 +43,7 @@ def motion_features(qpos: jax.Array, qvel: jax.Array, feet: jax.Array, joint_qpo
         rot.T @ qvel[0:3],
         qvel[3:6],
         rot.T @ jp.array([0.0, 0.0, -1.0]),
-        ((feet - qpos[:3]) @ rot).reshape(-1),
+        ((end_effectors - qpos[:3]) @ rot).reshape(-1),
     ])
 
 
@@ -72,7 +73,7 @@ class ReferenceHistories:
     def _history(self, clip: jax.Array, start: jax.Array) -> jax.Array:
         def one(k):
             f = reference_lib.frame(self._ref, clip, k)
-            return motion_features(f["qpos"], f["qvel"], f["feet"], self._joint_qpos, self._joint_dof)
+            return motion_features(f["qpos"], f["qvel"], f["end_effectors"], self._joint_qpos, self._joint_dof)
 
         return jax.vmap(one)(start + jp.arange(self.length))
 

@@ -27,7 +27,8 @@ class ReferenceMotion:
 
     qpos: np.ndarray  # [C, L, nq]
     qvel: np.ndarray  # [C, L, nv]
-    feet: np.ndarray  # [C, L, 4, 3]
+    feet: np.ndarray  # [C, L, feet, 3]
+    end_effectors: np.ndarray  # [C, L, end effectors, 3] (the robot file's end_effectors)
     lengths: np.ndarray  # [C]
     cyclic: np.ndarray  # [C] bool
     cycle_offset: np.ndarray  # [C, 3] root displacement per loop (xy only)
@@ -46,8 +47,8 @@ class ReferenceMotion:
         return [float(c) for c in np.average(self.commands, axis=0, weights=self.lengths)]
 
     def to_jax(self) -> dict[str, jax.Array]:
-        return {k: jp.asarray(getattr(self, k)) for k in ("qpos", "qvel", "feet", "lengths", "cyclic", "cycle_offset",
-                                                   "commands")}
+        return {k: jp.asarray(getattr(self, k)) for k in ("qpos", "qvel", "feet", "end_effectors", "lengths", "cyclic",
+                                                   "cycle_offset", "commands")}
 
 
 def clip_command(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
@@ -89,6 +90,18 @@ def load_clip_arrays(path: Path, robot: Robot) -> dict[str, np.ndarray]:
     return arrays
 
 
+def frame_positions(robot: Robot, frames, qpos: np.ndarray) -> np.ndarray:
+    """World positions ``[T, frames, 3]`` of robot ``frames`` (bodies or sites) in each pose of ``qpos``,
+    computed as the retargeters compute the clip's ``foot_positions``."""
+    data = mujoco.MjData(robot.model)
+    out = np.empty((len(qpos), len(frames), 3))
+    for t, q in enumerate(qpos):
+        data.qpos[:] = q
+        mujoco.mj_kinematics(robot.model, data)
+        out[t] = [f.position(data) for f in frames]
+    return out
+
+
 def load_reference(paths: list[Path], robot: Robot, dt: float, min_frames: int = 2) -> ReferenceMotion:
     """Load retargeted clips (``results/retarget/{robot}/{clip}.npz``) resampled to ``dt``."""
     model = robot.model
@@ -102,6 +115,8 @@ def load_reference(paths: list[Path], robot: Robot, dt: float, min_frames: int =
                                  f"horizon needs at least {min_frames}")
         times = np.arange(len(qpos)) * dt
         feet = _resample(times, np.arange(len(arrays["qpos"])) / fps, arrays["foot_positions"])
+        end_effectors = _resample(times, np.arange(len(arrays["qpos"])) / fps,
+                                  frame_positions(robot, robot.end_effectors, arrays["qpos"]))
         qvel = np.zeros((len(qpos), model.nv))
         for t in range(len(qpos) - 1):
             mujoco.mj_differentiatePos(model, qvel[t], dt, qpos[t], qpos[t + 1])
@@ -113,7 +128,7 @@ def load_reference(paths: list[Path], robot: Robot, dt: float, min_frames: int =
         else:
             qvel[-1] = qvel[-2]
             offset = np.zeros(3)
-        clips.append((qpos, qvel, feet, cyclic, offset))
+        clips.append((qpos, qvel, feet, cyclic, offset, end_effectors))
 
     length = max(len(c[0]) for c in clips)
 
@@ -124,6 +139,7 @@ def load_reference(paths: list[Path], robot: Robot, dt: float, min_frames: int =
         qpos=np.stack([pad(c[0]) for c in clips]),
         qvel=np.stack([pad(c[1]) for c in clips]),
         feet=np.stack([pad(c[2]) for c in clips]),
+        end_effectors=np.stack([pad(c[5]) for c in clips]),
         lengths=np.array([len(c[0]) for c in clips], dtype=np.int32),
         cyclic=np.array([c[3] for c in clips]),
         cycle_offset=np.stack([c[4] for c in clips]),
@@ -156,5 +172,6 @@ def frame(ref: dict[str, jax.Array], clip: jax.Array, k: jax.Array) -> dict[str,
         "qpos": qpos.at[:3].add(shift),
         "qvel": ref["qvel"][clip, index],
         "feet": ref["feet"][clip, index] + shift,
+        "end_effectors": ref["end_effectors"][clip, index] + shift,
         "phase": index / length,
     }

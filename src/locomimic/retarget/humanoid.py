@@ -147,8 +147,9 @@ def retarget_human(clip: KeypointClip, robot: Robot, settings: dict, scale: floa
     quality_lib.check_trunk(clip, quality_lib.trunk_signals(pelvis_pos, pelvis_rot, clip.fps), body.leg, quality,
                             "the source's pelvis (scaled to the robot)", keypoints=source)
     robot_hips = pelvis_pos[:, None] + np.einsum("tij,lj->tli", pelvis_rot, body.hips)
-    yaw, pitch = _foot_angles(src_ankles, src_toes, contact)
-    rotations = _foot_rotations(yaw, pitch, pelvis_rot, contact, body)
+    heading = np.unwrap(np.arctan2(pelvis_rot[:, 1, 0], pelvis_rot[:, 0, 0]))
+    relative_yaw, pitch = _foot_angles(src_ankles, src_toes, contact, heading)
+    rotations = _foot_rotations(relative_yaw, pitch, heading, contact, body)
     source_targets = _sole_targets(robot_hips, src_hips, src_ankles, ankle_rise, rotations, body, robot.foot_radius)
     source_targets = contact_lib.follow_planted_feet(source_targets, src_ankles, contact)
     targets = contact_lib.ground_contacts(source_targets, contact, robot.foot_radius, c["pin_tolerance"])
@@ -160,14 +161,15 @@ def retarget_human(clip: KeypointClip, robot: Robot, settings: dict, scale: floa
     elbows, hands = ((shoulders + arm_scale * np.stack([k(arm[i]) - k(arm[0]) for arm in HUMAN_ARMS], axis=1))
                      for i in (1, 2))
 
-    solver = HumanoidIK(robot, settings["ik"])
+    solver = HumanoidIK(robot, settings["ik"], clip.fps)
     qpos = np.empty((clip.num_frames, robot.model.nq))
     progress = Progress(f"retarget {robot.name}", clip.num_frames, "frames")
     start = time.perf_counter()
     for t in range(clip.num_frames):
         feet = [(targets[t, i], rotations[t, i]) for i in range(len(legs))]
         qpos[t] = solve_frame(clip, t, lambda: solver.solve((pelvis_pos[t], pelvis_rot[t]), chest_rot[t], feet,
-                                                            elbows[t], hands[t], knees[t]))
+                                                            elbows[t], hands[t], knees[t],
+                                                            bool(contact[t].any())))
         progress.update()
     solve_seconds = time.perf_counter() - start
 
@@ -192,7 +194,7 @@ def retarget_human(clip: KeypointClip, robot: Robot, settings: dict, scale: floa
         "cyclic": np.bool_(clip.cyclic),
     }
     hand_error = np.linalg.norm(kinematics["hands"] - hands, axis=-1)
-    metrics = foot_metrics(robot, qpos, soles, source_targets, targets, src_ankles, contact, penetration)
+    metrics = foot_metrics(robot, qpos, soles, source_targets, targets, src_ankles, contact, penetration, clip.fps)
     metrics.update(
         hand_error_mean=float(hand_error.mean()), hand_error_max=float(hand_error.max()),
         self_collision_frames=float(kinematics["self_collision"].mean()),
@@ -214,30 +216,38 @@ def _contacts(ankles, toes, ankle_rise, fps, c) -> np.ndarray:
     return flags[0] | flags[1]
 
 
-def _foot_angles(ankles, toes, contact) -> tuple[np.ndarray, np.ndarray]:
-    """Each foot's yaw and pitch ``[T, feet]`` from its ankle -> toe direction.
+def _foot_angles(ankles, toes, contact, heading) -> tuple[np.ndarray, np.ndarray]:
+    """Each foot's yaw relative to the pelvis heading and its pitch ``[T, feet]``, from its ankle -> toe direction.
 
-    Pitch is relative to the foot's own median while standing (a human's ankle sits higher than its
-    toe joint); positive pitch turns the toes down, as a rotation about the foot's y axis does.
+    The yaw is measured only where the foot points more along the ground than down (its ankle -> toe
+    line within 60 degrees of horizontal): a foot pitched steeply at toe-off has a horizontal direction
+    of a few millimetres, whose angle swings by radians from one frame to the next and would twist the
+    robot's leg about its hip-yaw joint. In between, the yaw is interpolated. Pitch is relative to the
+    foot's own median while standing (a human's ankle sits higher than its toe joint); positive pitch
+    turns the toes down, as a rotation about the foot's y axis does.
     """
     d = toes - ankles
-    yaw = np.unwrap(np.arctan2(d[..., 1], d[..., 0]), axis=0)
-    elevation = np.arctan2(d[..., 2], np.linalg.norm(d[..., :2], axis=-1))
+    horizontal = np.linalg.norm(d[..., :2], axis=-1)
+    measured = horizontal >= 0.5 * np.linalg.norm(d, axis=-1)
+    relative = np.angle(np.exp(1j * (np.arctan2(d[..., 1], d[..., 0]) - heading[:, None])))
+    frames = np.arange(len(d))
+    for i in range(d.shape[1]):
+        good = measured[:, i] if measured[:, i].any() else np.ones(len(d), bool)
+        relative[:, i] = np.interp(frames, frames[good], np.unwrap(relative[good, i]))
+    elevation = np.arctan2(d[..., 2], horizontal)
     standing = np.array([np.median(elevation[contact[:, i], i]) if contact[:, i].any() else np.median(elevation[:, i])
                          for i in range(d.shape[1])])
-    return yaw, standing - elevation
+    return relative, standing - elevation
 
 
-def _foot_rotations(yaw, pitch, pelvis_rot, contact, body: HumanoidBody) -> np.ndarray:
+def _foot_rotations(relative_yaw, pitch, heading, contact, body: HumanoidBody) -> np.ndarray:
     """Sole rotations ``[T, feet, 3, 3]``: the standing pose's sole rotation turned by the foot's yaw and pitch.
 
     The yaw follows the pelvis heading plus the foot's own turn about its median: the source's toe-out
     is left out, since a robot stands with its feet straight. A standing foot is flat (no pitch) and keeps
     the yaw of its stance's middle frame.
     """
-    heading = np.unwrap(np.arctan2(pelvis_rot[:, 1, 0], pelvis_rot[:, 0, 0]))
-    relative = yaw - heading[:, None]
-    yaw = heading[:, None] + relative - np.median(relative, axis=0)
+    yaw = heading[:, None] + relative_yaw - np.median(relative_yaw, axis=0)
     pitch = pitch.copy()
     for i in range(contact.shape[1]):
         for start, stop in contact_lib.phases(contact[:, i]):

@@ -74,7 +74,7 @@ def _joints_apart(model: mujoco.MjModel, a: int, b: int) -> int:
 class HumanoidIK:
     """IK solver for one humanoid; call :meth:`solve` frame by frame in order."""
 
-    def __init__(self, robot: Robot, settings: dict):
+    def __init__(self, robot: Robot, settings: dict, fps: float):
         self.robot = robot
         self.settings = settings
         s, h = settings, settings["humanoid"]
@@ -96,8 +96,10 @@ class HumanoidIK:
         self.sole_geoms = [g for sole in standing_sole_geoms(robot) for g in sole]
         self.posture_task = mink.PostureTask(robot.model, cost=s["posture_cost"])
         self.posture_task.set_target(robot.qpos_default)
+        # A joint speed of v costs what a joint error of v / fps would: the same weight at any frame rate.
+        self.continuity_task = mink.PostureTask(robot.model, cost=h["continuity_cost"] * fps)
         self.tasks = [self.pelvis_task, self.chest_task, *self.foot_tasks, *self.hand_tasks, *self.elbow_tasks,
-                      *self.knee_tasks, self.posture_task]
+                      *self.knee_tasks, self.posture_task, self.continuity_task]
         self.limits = [mink.ConfigurationLimit(robot.model)]
         collision = h["self_collision"]
         pairs = self_collision_pairs(robot)
@@ -112,11 +114,11 @@ class HumanoidIK:
 
     def solve(self, pelvis: tuple[np.ndarray, np.ndarray], chest_rotation: np.ndarray,
               feet: list[tuple[np.ndarray, np.ndarray]], elbows: np.ndarray, hands: np.ndarray,
-              knees: np.ndarray) -> np.ndarray:
+              knees: np.ndarray, standing: bool) -> np.ndarray:
         """Joint configuration ``qpos`` for one frame.
 
         ``pelvis`` and each of ``feet`` are (position, rotation matrix) in the world; ``elbows``, ``hands``
-        and ``knees`` are positions ``[2, 3]`` (left, right).
+        and ``knees`` are positions ``[2, 3]`` (left, right); ``standing``: the source has a foot on the ground.
         """
         s = self.settings
         if self.first_frame:  # start at the clip's pelvis pose rather than leap there from the origin
@@ -125,6 +127,7 @@ class HumanoidIK:
             mujoco.mju_mat2Quat(q[3:7], pelvis[1].reshape(-1))
             self.configuration.update(q)
             self.first_frame = False
+        self.continuity_task.set_target(self.configuration.q)
         self.pelvis_task.set_target(_pose(*pelvis))
         self.chest_task.set_target(_pose(np.zeros(3), chest_rotation))
         for task, (position, rotation) in zip(self.foot_tasks, feet):
@@ -145,19 +148,22 @@ class HumanoidIK:
             self.iterations += 1
             if np.abs(velocity).max() < s["humanoid"]["min_step"]:
                 break  # the weighted targets are as close as they get (some may be out of reach)
-        self._lift_out_of_ground()
+        self._put_on_the_ground(standing)
         return self.configuration.q.copy()
 
-    def _lift_out_of_ground(self) -> None:
-        """Raise the whole robot by however deep its lowest sole point went under the ground.
+    def _put_on_the_ground(self, standing: bool) -> None:
+        """Move the whole robot up or down so its lowest sole point is on the ground: up whenever it is
+        under it, down only while the source stands.
 
         Where the targets ask for more than the legs can give (a kick at full stretch, a lunge), the IK's
         compromise may tilt a standing foot into the floor; a robot floating a few millimetres is a
-        smaller error than one standing in the ground, and the next frame starts from the lifted pose.
+        smaller error than one standing in the ground. A landing foot may also lag its target by a few
+        millimetres (the continuity cost) while the source already stands. The next frame starts from
+        the moved pose.
         """
         data = self.configuration.data
         lowest = min(lowest_point(self.robot.model, data, g) for g in self.sole_geoms)
-        if lowest < 0.0:
+        if lowest < 0.0 or standing:
             q = self.configuration.q.copy()
             q[2] -= lowest
             self.configuration.update(q)

@@ -109,7 +109,7 @@ def retarget_quadruped(clip: KeypointClip, robot: Robot, settings: dict, scale: 
         "cyclic": np.bool_(clip.cyclic),
     }
     penetration = np.maximum(robot.foot_radius - feet[..., 2], 0.0)
-    metrics = foot_metrics(robot, qpos, feet, source_targets, targets, src_feet, contact, penetration)
+    metrics = foot_metrics(robot, qpos, feet, source_targets, targets, src_feet, contact, penetration, clip.fps)
     metrics.update(
         root_speed_max=_max(trunk_signals["speed"]), root_angular_speed_max=_max(trunk_signals["angular_speed"]),
         trunk_uprightness_min=float(trunk_signals["uprightness"].min()),

@@ -59,9 +59,11 @@ def frames_per_second_metrics(frames: int, seconds: float, iterations: int) -> d
 
 
 def foot_metrics(robot: Robot, qpos: np.ndarray, feet: np.ndarray, source_targets: np.ndarray, targets: np.ndarray,
-                 source_feet: np.ndarray, contact: np.ndarray, penetration: np.ndarray) -> dict:
+                 source_feet: np.ndarray, contact: np.ndarray, penetration: np.ndarray, fps: float) -> dict:
     """Feet against the scaled source (``source_targets``) and the IK's own targets, stance slide of the
-    robot's feet and the source's, penetration (``[T, feet]``, m) and joint-limit violations."""
+    robot's feet and the source's, penetration (``[T, feet]``, m), joint-limit violations and the fastest
+    joint speed (rad/s): an IK that leaps between solution branches shows there, as a reference no robot
+    can follow."""
     error = np.linalg.norm(feet - source_targets, axis=-1)
     ik_error = np.linalg.norm(feet - targets, axis=-1)
     joints = qpos[:, robot.joint_qpos_adr]
@@ -79,5 +81,6 @@ def foot_metrics(robot: Robot, qpos: np.ndarray, feet: np.ndarray, source_target
         "stance_phases": int(robot_slide.size),
         "penetration_max": float(penetration.max()),
         "joint_limit_violations": int(((joints < low - 1e-6) | (joints > high + 1e-6)).sum()),
+        "joint_speed_max": float(np.abs(np.diff(joints, axis=0)).max() * fps) if len(joints) > 1 else 0.0,
         "contact_fraction": contact.mean(axis=0).round(4).tolist(),
     }

@@ -52,6 +52,7 @@ class Robot:
     trunk: Frame
     keypoints: dict[str, Frame]
     foot_names: tuple[str, ...]
+    end_effector_names: tuple[str, ...]
     foot_radius: float
     actuators: str
     mjx_options: dict
@@ -69,6 +70,11 @@ class Robot:
     def feet(self) -> tuple[Frame, ...]:
         """The frames that stand on the ground (the robot file's ``feet``), in that order."""
         return tuple(self.keypoints[name] for name in self.foot_names)
+
+    @property
+    def end_effectors(self) -> tuple[Frame, ...]:
+        """The frames the end-effector reward and AMP's features follow (the robot file's ``end_effectors``)."""
+        return tuple(self.keypoints[name] for name in self.end_effector_names)
 
     def frames(self, names, needed_for: str) -> tuple[Frame, ...]:
         """The frames of keypoints ``names``; a robot file without one of them is an error naming what needs it."""
@@ -164,10 +170,12 @@ def load_robot(config_path: str | Path) -> Robot:
                              f"in qpos in {model_path}", location="trunk")
     trunk = Frame("body", spec["trunk"], trunk_id)
     keypoints = {k: _frame(model, frame, config_path, f"keypoints.{k}") for k, frame in spec["keypoints"].items()}
-    for i, foot in enumerate(spec["feet"]):
-        if foot not in keypoints:
-            raise LocomimicError(config_path, f"{foot!r} is not one of the keypoints: {', '.join(keypoints)}",
-                                 location=f"feet[{i}]")
+    end_effectors = spec.get("end_effectors", spec["feet"])
+    for key, names in (("feet", spec["feet"]), ("end_effectors", end_effectors)):
+        for i, name in enumerate(names):
+            if name not in keypoints:
+                raise LocomimicError(config_path, f"{name!r} is not one of the keypoints: {', '.join(keypoints)}",
+                                     location=f"{key}[{i}]")
 
     actuated_types = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
     hinge = [j for j in range(model.njnt) if int(model.jnt_type[j]) in actuated_types]
@@ -208,6 +216,7 @@ def load_robot(config_path: str | Path) -> Robot:
         trunk=trunk,
         keypoints=keypoints,
         foot_names=tuple(spec["feet"]),
+        end_effector_names=tuple(end_effectors),
         foot_radius=float(spec["foot_radius"]),
         actuators=control["actuators"],
         mjx_options=dict(spec.get("mjx", {})),

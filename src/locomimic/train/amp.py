@@ -100,7 +100,7 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
     module = disc_lib.Discriminator(tuple(amp["hidden_layers"]))
     references = ReferenceHistories(reference, np.asarray(env.robot.joint_qpos_adr),
                                     np.asarray(env.robot.joint_dof_adr), history)
-    feature_size = motion_features.feature_size(len(env.robot.joint_qpos_adr), len(env.robot.feet))
+    feature_size = motion_features.feature_size(len(env.robot.joint_qpos_adr), len(env.robot.end_effectors))
 
     policy_optimizer = optax.chain(optax.clip_by_global_norm(ppo["max_grad_norm"]), optax.adam(ppo["learning_rate"]))
     disc_optimizer = optax.adam(amp["learning_rate"])
