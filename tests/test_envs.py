@@ -111,6 +111,21 @@ def test_robot_file_mjx_options_reach_the_motor_model(request):
     assert len(colliding) == 4 and (model.geom_type[colliding] == mujoco.mjtGeom.mjGEOM_SPHERE).all()  # the feet
 
 
+def test_robot_file_foot_solimp_stiffens_only_the_feet(tmp_path):
+    """``mjx.foot_solimp`` replaces the contact impedance of the feet's sole geoms (the Barkour vB's soft
+    feet sink 7 mm standing), and nothing else's."""
+    text = (REPO / "config" / "robots" / "default.yaml").read_text()
+    (tmp_path / "stiff.yaml").write_text(text + "mjx: {foot_solimp: [0.8, 0.9, 0.002]}\n")
+    soft, stiff = (make_env("locomotion", load_robot(path), STANDALONE_ENV).mj_model
+                   for path in (REPO / "config" / "robots" / "default.yaml", tmp_path / "stiff.yaml"))
+    feet = [g for g in range(stiff.ngeom) if stiff.geom_contype[g] and stiff.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE]
+    assert len(feet) == 4
+    np.testing.assert_array_equal(stiff.geom_solimp[feet, :3], np.tile([0.8, 0.9, 0.002], (4, 1)))
+    others = np.setdiff1d(np.arange(stiff.ngeom), feet)
+    np.testing.assert_array_equal(stiff.geom_solimp[others], soft.geom_solimp[others])
+    assert not np.array_equal(soft.geom_solimp[feet, :3], stiff.geom_solimp[feet, :3])
+
+
 def standing_starts(robot, nv: int, count: int) -> tuple[np.ndarray, np.ndarray]:
     """(qpos, qvel) of ``count`` starts: the default pose at rest, then perturbed ones (every joint off
     by up to 0.2 rad, the trunk sliding at 0.5 m/s in a random direction)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import jax.numpy as jp
 import mujoco
 import numpy as np
 import pytest
@@ -13,7 +14,11 @@ import yaml
 from conftest import REPO, SHARED, run_snakemake
 from conftest import tiny_config as tiny_config_dict
 from locomimic.config import load_config, load_yaml
+from locomimic.envs import make_env
+from locomimic.envs.motion_features import feature_size, motion_features
+from locomimic.envs.reference import load_reference
 from locomimic.errors import LocomimicError
+from locomimic.io import save_npz
 from locomimic.motion import gait, load_clip
 from locomimic.preflight import check_run
 from locomimic.retarget import humanoid, retarget_clip, root
@@ -53,6 +58,28 @@ def test_a_bvh_clip_with_human_keypoints_is_a_human_skeleton_standing_upright():
     assert rotation[0, 1, 0] == pytest.approx(0.0, abs=1e-9) and rotation[0, 0, 0] > 0.9, "aligned to face +x"
     assert (rotation[:, 2, 2] > 0.9).all(), "the pelvis stands upright (z up after the BVH's y up)"
     assert 0.8 < position[0, 2] < 1.1, "a standing human's hip height in metres"
+
+
+def test_g1_hands_and_feet_in_simulation_match_the_reference_and_amp_features(g1, tmp_path):
+    """The end effectors the imitation reward and AMP's discriminator compare: the G1's feet and hands in
+    the MJX model set to a retargeted frame are where the reference (FK of the same pose) puts them, and
+    the simulated motion features equal the clip's."""
+    result = retarget_clip(cmu_clip("131_01", [0, 40]), g1, SETTINGS)
+    save_npz(tmp_path / "walk.npz", result.arrays)
+    reference = load_reference([tmp_path / "walk.npz"], g1, 0.02, min_frames=3)
+    settings = load_config(REPO / "config" / "examples" / "humanoid.yaml")["env"]
+    env = make_env("locomotion", g1, settings, feature_history=2, reference=reference)
+    assert g1.end_effector_names == ("left_foot", "right_foot", "left_hand", "right_hand")
+    k = 9
+    qpos, qvel = jp.asarray(reference.qpos[0, k]), jp.asarray(reference.qvel[0, k])
+    data = env.make_data(qpos, qvel)
+    np.testing.assert_allclose(np.asarray(env.end_effector_positions(data)), reference.end_effectors[0, k], atol=1e-4)
+    hands_apart = np.linalg.norm(reference.end_effectors[0, k, 2] - reference.end_effectors[0, k, 3])
+    assert 0.2 < hands_apart < 0.9, "the hands, not the feet twice"
+    from_clip = motion_features(qpos, qvel, jp.asarray(reference.end_effectors[0, k]),
+                                np.asarray(g1.joint_qpos_adr), np.asarray(g1.joint_dof_adr))
+    assert from_clip.shape == (feature_size(len(g1.joint_qpos_adr), 4),)
+    np.testing.assert_allclose(np.asarray(env.motion_features(data)), np.asarray(from_clip), atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["131_01", "131_03"])

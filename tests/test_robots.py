@@ -245,6 +245,7 @@ def test_model_path_relative_to_the_robot_file(tmp_path):
         ("foot_radius:", "feet: [FL_foot, FR_toe]\nfoot_radius:", "feet[1]: 'FR_toe' is not one of the keypoints: FL_foot"),
         ("foot_radius:", "end_effectors: [FL_foot, nose]\nfoot_radius:", "end_effectors[1]: 'nose' is not one of the keypoints"),
         ("kp: 60.0", "kp: fast", "control.kp: 'fast' is not of type"),
+        ("foot_radius:", "mjx: {foot_solimp: [0.9, 1.5, 0.001]}\nfoot_radius:", "mjx.foot_solimp[1]: 1.5 is greater than"),
         ('".*_calf_joint": 35.55', '"nothing": 35.55', "control.torque_limit: no pattern matches joint 'FL_calf_joint'"),
         ("model: package:default", "model: package:nosuch", "model: model file"),
     ],

@@ -72,6 +72,9 @@ def to_motor_model(robot: Robot) -> mujoco.MjModel:
     model.actuator_ctrlrange[:] = np.stack([-limits, limits], axis=1)
     model.actuator_forcelimited[:] = 0
     _collide_with_world_only(model, robot, trunk=options.get("contacts") != "feet")
+    if "foot_solimp" in options:
+        soles = [g for sole in standing_sole_geoms(robot) for g in sole]
+        model.geom_solimp[soles, :3] = options["foot_solimp"]
     return model
 
 
