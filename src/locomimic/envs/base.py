@@ -47,8 +47,8 @@ def to_motor_model(robot: Robot) -> mujoco.MjModel:
       (MJX lacks some primitive pairs, such as cylinder-box, and self-collisions cost time without
       changing a walking gait);
     - the robot file's ``mjx`` physics options apply (timestep, solver, cone, impratio, eulerdamp,
-      contacts): the robot file is the one place per-robot MJX settings live. MuJoCo C given this
-      model (sim-to-sim) simulates the same physics.
+      contacts, the feet's contact impedance): the robot file is the one place per-robot MJX settings
+      live. MuJoCo C given this model (sim-to-sim) simulates the same physics.
     """
     model = copy.deepcopy(robot.model)  # the registry's model: with control.motors, its added motors
     options = robot.mjx_options
@@ -71,19 +71,19 @@ def to_motor_model(robot: Robot) -> mujoco.MjModel:
     model.actuator_ctrllimited[:] = 1
     model.actuator_ctrlrange[:] = np.stack([-limits, limits], axis=1)
     model.actuator_forcelimited[:] = 0
-    _collide_with_world_only(model, robot, trunk=options.get("contacts") != "feet")
+    soles = [g for sole in standing_sole_geoms(robot) for g in sole]  # robot.model's geoms are model's
+    _collide_with_world_only(model, robot, soles, trunk=options.get("contacts") != "feet")
     if "foot_solimp" in options:
-        soles = [g for sole in standing_sole_geoms(robot) for g in sole]
         model.geom_solimp[soles, :3] = options["foot_solimp"]
     return model
 
 
-def _collide_with_world_only(model: mujoco.MjModel, robot: Robot, trunk: bool = True) -> None:
-    """Each foot's collision geom and (with ``trunk``) the trunk's collide with the world, nothing else."""
+def _collide_with_world_only(model: mujoco.MjModel, robot: Robot, soles: list[int], trunk: bool = True) -> None:
+    """The feet's sole geoms and (with ``trunk``) the trunk's collide with the world, nothing else."""
     colliding = np.flatnonzero((model.geom_contype != 0) | (model.geom_conaffinity != 0))
     robot_geoms = colliding_robot_geoms(model)
     keep = {g for g in robot_geoms if trunk and model.geom_bodyid[g] == robot.trunk.id}
-    keep.update(g for sole in standing_sole_geoms(robot) for g in sole)  # robot.model's geoms are model's
+    keep.update(soles)
     for g in robot_geoms:
         model.geom_contype[g], model.geom_conaffinity[g] = (1, 0) if g in keep else (0, 0)
     world = [g for g in colliding if model.geom_bodyid[g] == 0]
