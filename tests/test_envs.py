@@ -80,6 +80,29 @@ def test_imitation_env_resets_and_steps(request, retargeted, robot_name):
 
 
 @pytest.mark.slow
+def test_residual_actions_are_about_the_reference(retargeted):
+    """With ``action_origin: reference`` a zero action targets the reference's next frame: the reference
+    tracker is the zero action and moves the robot as the tracker about the default pose does, and an
+    action moves the targets by action x action_scale about the reference."""
+    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
+    residual = CONFIG["env"] | {"imitation": CONFIG["env"]["imitation"] | {"action_origin": "reference"}}
+    envs = [make_env("imitation", robot, settings, [retargeted(robot)]) for settings in (CONFIG["env"], residual)]
+    assert [env.action_origin for env in envs] == ["default_pose", "reference"]
+    steps = [jax.jit(env.step) for env in envs]
+    states = [jax.jit(env.reset)(jax.random.PRNGKey(1)) for env in envs]
+    for _ in range(5):
+        actions = [env.tracker_action(state.info) for env, state in zip(envs, states)]
+        assert np.abs(np.asarray(actions[0])).max() < 1.0  # unclipped, so both trackers target the same angles
+        np.testing.assert_array_equal(actions[1], 0.0)
+        states = [step(state, action) for step, state, action in zip(steps, states, actions)]
+    np.testing.assert_allclose(states[1].data.qpos, states[0].data.qpos, atol=1e-5)
+    env, info = envs[1], states[1].info
+    ahead = env.reference_frame(info, ahead=1)["qpos"][robot.joint_qpos_adr]
+    np.testing.assert_allclose(env.joint_targets(jp.full(env.action_size, 0.4), info),
+                               ahead + 0.4 * residual["action_scale"], atol=1e-6)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("robot_name", ["default", "unitree_go2"])
 def test_locomotion_env_stands_under_its_pd_law(request, robot_name):
     robot = robot_named(request, robot_name)

@@ -137,7 +137,18 @@ def test_the_runtime_spec_holds_what_a_robot_runtime_needs(envs, tmp_path):
     expected = np.clip(robot.kp * 1.1 * (robot.default_joints + 0.25 - q) - robot.kd * 0.9 * dq,
                        -robot.torque_limit, robot.torque_limit)
     np.testing.assert_allclose(pd.torques(pd.targets(np.full(len(q), 0.5)), q, dq, 1.1, 0.9), expected)
+    assert spec["action"]["origin"] == "default_pose"
     check_spec(spec, path, env, robot.name, "locomotion")
+    # Residual actions (env.imitation.action_origin: reference): targets about the reference a step ahead.
+    residual = {**spec, "action": {**spec["action"], "origin": "reference"}}
+    pd = PDController(residual)
+    reference = robot.default_joints - 0.2
+    np.testing.assert_allclose(pd.targets(np.full(len(q), 0.5), reference), reference + 0.5 * spec["action"]["scale"])
+    with pytest.raises(ValueError, match="about the reference"):
+        pd.targets(np.zeros(len(q)))
+    with pytest.raises(LocomimicError, match="action.origin: actions about the reference, but the environment's are "
+                                             "about the default_pose"):
+        check_spec(residual, path, env, robot.name, "locomotion")
     with pytest.raises(LocomimicError, match="exported for robot 'default', not 'unitree_go2'"):
         check_spec(spec, path, env, "unitree_go2", "locomotion")
     with pytest.raises(LocomimicError, match="exported for the locomotion task"):

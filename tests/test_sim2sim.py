@@ -64,6 +64,34 @@ def test_plain_mujoco_steps_like_mjx_on_the_same_actions():
     assert not mujoco["dones"].any() and not mjx["dones"].any()
 
 
+@pytest.mark.slow
+def test_residual_actions_follow_the_reference_in_plain_mujoco_as_in_mjx(trot_clip):
+    """Actions about the reference (env.imitation.action_origin: reference): zero actions in plain MuJoCo,
+    under the spec's PD law with the reference a step ahead, track the clip as the MJX episodes do."""
+    from locomimic.envs import make_env
+    from locomimic.envs.rollout import rollout
+    from locomimic.evaluate.episodes import evaluation_record
+    from locomimic.evaluate.mujoco_sim import MujocoEpisodes
+    from locomimic.export.runtime_spec import runtime_spec
+
+    settings = SETTINGS["env"] | {"imitation": SETTINGS["env"]["imitation"] | {"action_origin": "reference"}}
+    env = make_env("imitation", load_robot(REPO / "config" / "robots" / "default.yaml"), settings, [trot_clip])
+    episodes, steps, seed = 3, 12, 4
+    spec = runtime_spec(env, "imitation", settings, {"robot": "default"})
+    assert spec["action"]["origin"] == "reference"
+    record_fn = evaluation_record(env, "imitation")
+    mjx = rollout(env, lambda state: jp.zeros((episodes, env.action_size)), settings, episodes, steps, seed,
+                  record_fn=record_fn)
+    sim = MujocoEpisodes(env, settings, episodes, seed, spec, record_fn)
+    state, qpos = sim.reset(), []
+    for _ in range(steps):
+        state, record = sim.step(state, np.zeros((episodes, env.action_size), np.float32))
+        qpos.append(np.asarray(record["qpos"]))
+    gap = np.abs(np.stack(qpos, axis=1) - mjx["qpos"]).max()
+    print(f"max |qpos MuJoCo - MJX| over {steps} steps: {gap:.2g}")
+    assert gap < 5e-3 and not mjx["dones"].any()
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, trot_clip):
     """An imitation policy (fresh weights) exported by the export stage."""

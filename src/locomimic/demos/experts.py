@@ -1,9 +1,10 @@
 """Experts that label states with actions (``demos.expert``).
 
 - ``reference``, the reference tracker: the PD target is the reference's next frame, i.e. action =
-  (q_ref[k + 1] - q_default) / action_scale; the robot's own PD law does the rest. Open loop in the
-  trunk: enough for generated gaits, not for real motion capture (measured on the AI4Animation dog
-  trot: the default robot lags at half the clip's speed and strays from it within half a second);
+  (q_ref[k + 1] - q_default) / action_scale (zero with ``env.imitation.action_origin: reference``); the
+  robot's own PD law does the rest. Open loop in the trunk: enough for generated gaits, not for real
+  motion capture (measured on the AI4Animation dog trot: the default robot lags at half the clip's
+  speed and strays from it within half a second);
 - ``ppo_scratch``, bootstrapping: the motion's own PPO run from scratch on the imitation task, which
   learns to keep the robot on a real clip (the closed loop the tracker lacks); BC then clones it and
   PPO from BC goes on from there;

@@ -130,13 +130,19 @@ class QuadrupedEnv(mjx_env.MjxEnv):
         return self._mjx_model
 
     # --- control ----------------------------------------------------------------------------------
-    def joint_targets(self, action: jax.Array) -> jax.Array:
-        """Action (about [-1, 1]) -> PD targets: an offset from the default pose, scaled."""
-        return self._default_joints + action * self._config.action_scale
+    action_origin = "default_pose"  # what a zero action targets (the imitation task may use its reference)
 
-    def action_for_targets(self, targets: jax.Array) -> jax.Array:
+    def zero_action_targets(self, info: dict[str, Any]) -> jax.Array:
+        """The PD targets of a zero action: the default pose."""
+        return self._default_joints
+
+    def joint_targets(self, action: jax.Array, info: dict[str, Any]) -> jax.Array:
+        """Action (about [-1, 1]) -> PD targets: an offset from :meth:`zero_action_targets`, scaled."""
+        return self.zero_action_targets(info) + action * self._config.action_scale
+
+    def action_for_targets(self, targets: jax.Array, info: dict[str, Any]) -> jax.Array:
         """Inverse of :meth:`joint_targets` (for experts that think in joint angles)."""
-        return (targets - self._default_joints) / self._config.action_scale
+        return (targets - self.zero_action_targets(info)) / self._config.action_scale
 
     def physics_step(self, data: mjx.Data, targets: jax.Array, info: dict[str, Any]) -> mjx.Data:
         """Advance one control step: ``n_substeps`` physics steps under the PD law."""

@@ -13,6 +13,10 @@ motion_imitation's cycle sync does (Peng et al. 2020). A robot that lags the ref
 percent, or turns a few degrees less than a real clip does, is then judged on how it moves, not on
 the distance or the angle it lost seconds ago; without the heading, a robot a little off a clip's
 heading walks away from the reference sideways and fails on distance although it walks well.
+
+With ``action_origin: reference`` the action is residual: a zero action targets the reference's next
+frame (the reference tracker), so the policy learns corrections about the clip instead of the whole
+gait about the default pose, and the targets reach the clip's poses wherever they lie.
 """
 
 from __future__ import annotations
@@ -38,11 +42,13 @@ class ImitationEnv(QuadrupedEnv):
         config.reference_horizon = list(task["reference_horizon"])
         config.max_root_error = task["max_root_error"]
         config.sync_interval = task["sync_interval"]
+        config.action_origin = task["action_origin"]
         config.reward_scales = config_dict.create(**task["reward_scales"])
         config.reward_weights = config_dict.create(**task["reward_weights"])
         super().__init__(robot, config)
         self.reference = reference
         self._ref = reference.to_jax()
+        self.action_origin = config.action_origin
 
     def reference_frame(self, info, ahead: int = 0) -> dict[str, jax.Array]:
         """The reference ``ahead`` steps from the current frame, turned by the episode's heading about the
@@ -60,10 +66,18 @@ class ImitationEnv(QuadrupedEnv):
         """The locomotion command the current clip answers (``ReferenceMotion.commands``); batches too."""
         return self._ref["commands"][info["clip"]]
 
+    def zero_action_targets(self, info) -> jax.Array:
+        """The PD targets of a zero action: the default pose, or with ``action_origin: reference`` the
+        reference's joint angles at the next frame (the frame the control step ends on)."""
+        if self.action_origin == "reference":
+            return self.reference_frame(info, ahead=1)["qpos"][self._joint_qpos]
+        return super().zero_action_targets(info)
+
     def tracker_action(self, info) -> jax.Array:
-        """The reference tracker's action: PD targets on the reference's next frame (clipped to [-1, 1])."""
+        """The reference tracker's action: PD targets on the reference's next frame (clipped to [-1, 1];
+        zero when the actions are about the reference)."""
         target = self.reference_frame(info, ahead=1)["qpos"][self._joint_qpos]
-        return jp.clip(self.action_for_targets(target), -1.0, 1.0)
+        return jp.clip(self.action_for_targets(target, info), -1.0, 1.0)
 
     def _synced_anchor(self, data, info) -> tuple[jax.Array, jax.Array]:
         """Every ``sync_interval`` seconds, (origin, heading) that put the reference's root under the
@@ -100,7 +114,7 @@ class ImitationEnv(QuadrupedEnv):
         info["origin"] = jp.where(restarted, 0.0, info["origin"])
         info["heading"] = jp.where(restarted, 0.0, info["heading"])
         info["last_action"] = jp.where(restarted, 0.0, info["last_action"])
-        data = self.physics_step(state.data, self.joint_targets(action), info)
+        data = self.physics_step(state.data, self.joint_targets(action, info), info)
         info["frame"] = info["frame"] + 1
         info["last_action"] = action
         info["origin"], info["heading"] = self._synced_anchor(data, info)

@@ -159,7 +159,7 @@ class LocomotionEnv(QuadrupedEnv):
         info["step"] = jp.where(restarted, 0, info["step"])
         info["last_action"] = jp.where(restarted, 0.0, info["last_action"])
         info["air_time"] = jp.where(restarted, 0.0, info["air_time"])
-        data = self.physics_step(state.data, self.joint_targets(action), info)
+        data = self.physics_step(state.data, self.joint_targets(action, info), info)
         fallen = self.fallen(data)
         contact = self.foot_contacts(data)
         first_contact = (info["air_time"] > 0) & contact

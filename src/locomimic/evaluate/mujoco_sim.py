@@ -1,15 +1,15 @@
 """Sim-to-sim: the evaluation's episodes in plain MuJoCo (C ``mj_step`` on ``MjData``) instead of MJX.
 
 What changes, and only that: the physics. Each control step the PD law of the exported runtime spec
-(``policy.json``: gains, torque limits, action scale, default pose, control period) runs in every physics
-step of C MuJoCo, one ``MjData`` per episode, on that episode's randomised model (the friction and masses
-the MJX evaluation's environment of the same index gets, :func:`locomimic.envs.factory.batch_randomization`)
-with its randomised gain scales. Everything else is the environment's own JAX code run on the MuJoCo
-state: observation, reward, termination, reference bookkeeping, brax's episode and auto-reset wrappers
-and the evaluation record. The environment is copied with its physics step replaced by "take the state
-MuJoCo computed" (:func:`task_without_physics`), so no observation or reward has a second
-implementation that could drift from the first, and the starts are the MJX evaluation's
-(:func:`locomimic.envs.rollout.reset_keys`).
+(``policy.json``: gains, torque limits, action scale and origin, default pose, control period) runs in
+every physics step of C MuJoCo, one ``MjData`` per episode, on that episode's randomised model (the
+friction and masses the MJX evaluation's environment of the same index gets,
+:func:`locomimic.envs.factory.batch_randomization`) with its randomised gain scales. Everything else is
+the environment's own JAX code run on the MuJoCo state: observation, reward, termination, reference
+bookkeeping, brax's episode and auto-reset wrappers and the evaluation record. The environment is copied
+with its physics step replaced by "take the state MuJoCo computed" (:func:`task_without_physics`), so no
+observation or reward has a second implementation that could drift from the first, and the starts are the
+MJX evaluation's (:func:`locomimic.envs.rollout.reset_keys`).
 
 Each step copies the public fields of MuJoCo's state that ``mjx.Data`` shares (positions, velocities,
 kinematics, actuator forces...) into the batched state, and, where an episode ended, puts the auto-reset
@@ -97,6 +97,8 @@ class MujocoEpisodes:
             return next_state, step_record(state, action, next_state, record_fn)
 
         self._jit_advance = jax.jit(advance)
+        # the reference a step ahead, for policies whose actions are about the reference
+        self._zero_action_targets = jax.jit(jax.vmap(env.zero_action_targets))
         self._advance = None  # compiled by the first reset, for the batch's shapes
         self._fields: dict[str, np.dtype] = {}
 
@@ -131,7 +133,8 @@ class MujocoEpisodes:
     def step(self, state, actions: np.ndarray):
         """One control step of every episode: the PD law through C MuJoCo's physics steps, then the task."""
         actions = np.clip(np.asarray(actions, np.float32), -1.0, 1.0)
-        targets = self.pd.targets(actions)
+        reference = np.asarray(self._zero_action_targets(state.info)) if self.pd.origin == "reference" else None
+        targets = self.pd.targets(actions, reference)
         kp_scale, kd_scale = np.asarray(state.info["kp_scale"]), np.asarray(state.info["kd_scale"])
         for _ in range(self.pd.substeps):
             q = np.stack([d.qpos[self.qpos_adr] for d in self.datas])

@@ -33,7 +33,14 @@ TERM_DESCRIPTIONS = {
     "reference_gravity": "gravity direction in the reference's trunk frame, {h} steps ahead",
 }
 PD_LAW = ("every physics step: torque = clip(kp * (target - q) - kd * dq, -torque_limit, torque_limit), "
-          "target = default_pose + action * action.scale, joint order; the policy runs every control.period")
+          "target = origin + action * action.scale, joint order, origin as action.origin says; the policy runs "
+          "every control.period")
+# What a zero action targets (action.origin): the env's ``action_origin``.
+ACTION_ORIGINS = {
+    "default_pose": "joint target = default_pose + action * scale (rad), joint order",
+    "reference": "joint target = the reference's joint angles one control step ahead (the observation's "
+                 "reference_joint_position_1 + default_pose) + action * scale (rad), joint order",
+}
 
 
 def observation_terms(env, task: str, env_settings: dict) -> list[dict]:
@@ -79,7 +86,7 @@ def runtime_spec(env, task: str, env_settings: dict, policy: dict, command: dict
         "policy": {**policy, "task": task, "input": INPUT, "output": OUTPUT},
         "observation": {"size": int(env.observation_size), "terms": observation_terms(env, task, env_settings)},
         "action": {"size": int(env.action_size), "scale": float(env_settings["action_scale"]), "range": [-1.0, 1.0],
-                   "meaning": "joint target = default_pose + action * scale (rad), joint order"},
+                   "origin": env.action_origin, "meaning": ACTION_ORIGINS[env.action_origin]},
         "joints": {"names": list(robot.joint_names), "default_pose": _floats(robot.default_joints),
                    "kp": _floats(robot.kp), "kd": _floats(robot.kd), "torque_limit": _floats(robot.torque_limit)},
         "control": {"period": float(env_settings["ctrl_dt"]), "physics_timestep": sim_dt(robot), "pd_law": PD_LAW,
@@ -119,7 +126,7 @@ def load_spec(path: str | Path) -> dict:
 
 
 def check_spec(spec: dict, path: str | Path, env, robot_name: str, task: str) -> None:
-    """Refuse a spec made for another robot, task, observation or joint order than ``env``'s."""
+    """Refuse a spec made for another robot, task, observation, joint order or action origin than ``env``'s."""
     made_for = spec["policy"]
     if made_for["robot"] != robot_name:
         raise LocomimicError(path, f"exported for robot {made_for['robot']!r}, not {robot_name!r}", location="policy.robot")
@@ -128,10 +135,20 @@ def check_spec(spec: dict, path: str | Path, env, robot_name: str, task: str) ->
     if spec["joints"]["names"] != list(env.robot.joint_names):
         raise LocomimicError(path, f"joint order {spec['joints']['names']} differs from the robot's "
                              f"{list(env.robot.joint_names)}: export the policy again", location="joints.names")
+    origin = action_origin(spec)
+    if origin != env.action_origin:
+        raise LocomimicError(path, f"actions about the {origin}, but the environment's are about the "
+                             f"{env.action_origin} (env.imitation.action_origin): export the policy again",
+                             location="action.origin")
     if (spec["observation"]["size"], spec["action"]["size"]) != (env.observation_size, env.action_size):
         raise LocomimicError(path, f"observation/action sizes {spec['observation']['size']}/{spec['action']['size']} "
                              f"but the environment has {env.observation_size}/{env.action_size}: the robot or the "
                              "env settings changed since export", location="observation.size")
+
+
+def action_origin(spec: dict) -> str:
+    """What a zero action of the spec's policy targets (specs written before action.origin: the default pose)."""
+    return spec["action"].get("origin", "default_pose")
 
 
 class PDController:
@@ -147,10 +164,19 @@ class PDController:
         self.kp, self.kd = np.asarray(joints["kp"], np.float64), np.asarray(joints["kd"], np.float64)
         self.torque_limit = np.asarray(joints["torque_limit"], np.float64)
         self.action_scale = float(spec["action"]["scale"])
+        self.origin = action_origin(spec)
         self.substeps = int(round(spec["control"]["period"] / spec["control"]["physics_timestep"]))
 
-    def targets(self, actions: np.ndarray) -> np.ndarray:
-        return self.default_pose + np.clip(actions, -1.0, 1.0) * self.action_scale
+    def targets(self, actions: np.ndarray, reference_joints: np.ndarray | None = None) -> np.ndarray:
+        """Joint targets of ``actions``; a policy whose actions are about the reference needs the reference's
+        joint angles one control step ahead (``reference_joints``, same shape)."""
+        if self.origin == "reference":
+            if reference_joints is None:
+                raise ValueError("this policy's actions are about the reference: pass reference_joints")
+            origin = reference_joints
+        else:
+            origin = self.default_pose
+        return origin + np.clip(actions, -1.0, 1.0) * self.action_scale
 
     def torques(self, targets: np.ndarray, q: np.ndarray, dq: np.ndarray, kp_scale=1.0, kd_scale=1.0) -> np.ndarray:
         kp_scale, kd_scale = np.asarray(kp_scale)[..., None], np.asarray(kd_scale)[..., None]
