@@ -42,13 +42,12 @@ class ImitationEnv(QuadrupedEnv):
         config.reference_horizon = list(task["reference_horizon"])
         config.max_root_error = task["max_root_error"]
         config.sync_interval = task["sync_interval"]
-        config.action_origin = task["action_origin"]
         config.reward_scales = config_dict.create(**task["reward_scales"])
         config.reward_weights = config_dict.create(**task["reward_weights"])
         super().__init__(robot, config)
         self.reference = reference
         self._ref = reference.to_jax()
-        self.action_origin = config.action_origin
+        self.action_origin = task["action_origin"]
 
     def reference_frame(self, info, ahead: int = 0) -> dict[str, jax.Array]:
         """The reference ``ahead`` steps from the current frame, turned by the episode's heading about the
