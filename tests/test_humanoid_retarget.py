@@ -88,6 +88,7 @@ def test_cmu_clips_retarget_onto_the_g1_within_the_acceptance_bounds(g1, name):
     result = retarget_clip(cmu_clip(name), g1, SETTINGS)
     m = result.metrics
     assert m["foot_error_mean"] <= 0.03 and m["hand_error_mean"] <= 0.05, "against the scaled source"
+    assert m["head_error_mean"] <= 0.05, "the head hung from the robot's shoulders along the source's neck"
     assert m["penetration_max"] <= 0.005 and m["joint_limit_violations"] == 0
     assert m["foot_slide_robot_mean"] <= m["foot_slide_source_mean"] + 0.005, "feet skate no more than the source's"
     assert m["self_collision_frames"] <= 0.01
@@ -138,6 +139,37 @@ def test_g1_proportions_and_the_body_parts_kept_apart(g1):
     assert frozenset(("left_knee_link", "right_knee_link")) in names
     assert frozenset(("pelvis", "left_hip_roll_link")) not in names, "two joints apart: they meet at the joint"
     assert not any("ankle_roll" in n and "torso" in m for n, m in map(sorted, names)), "soles meet legs only"
+
+
+def test_the_g1_head_is_a_site_at_its_head_sphere_and_the_physics_is_unchanged(g1):
+    """Menagerie's G1 has no head body: the robot file's ``offset`` puts a site on the torso at the centre of
+    its head's collision sphere, and adding it changes nothing in the simulation."""
+    head = g1.keypoints["head"]
+    assert (head.kind, head.name) == ("site", "head_keypoint")
+    data = mujoco.MjData(g1.model)
+    data.qpos[:] = g1.qpos_default
+    data.qpos[7:] += 0.3  # any pose: the site moves with the torso
+    mujoco.mj_kinematics(g1.model, data)
+    np.testing.assert_allclose(head.position(data), data.geom("head_collision").xpos, atol=1e-12)
+    plain = mujoco.MjModel.from_xml_path(str(g1.model_path))
+    assert g1.model.nsite == plain.nsite + 1 and g1.model.nbody == plain.nbody and g1.model.ngeom == plain.ngeom
+    np.testing.assert_array_equal(g1.model.body_mass, plain.body_mass)
+
+
+def test_a_bvh_keypoint_map_without_a_head_is_refused_before_any_job(g1):
+    """Every keypoint of the human skeleton is needed; an older map without ``head`` is told which line to add."""
+    keypoints = {k: v for k, v in EXAMPLE_CLIPS["walk_131_01"]["bvh"]["keypoints"].items() if k != "head"}
+    human = {"source": "bvh", "path": "walk.bvh", "bvh": dict(EXAMPLE_CLIPS["walk_131_01"]["bvh"], keypoints=keypoints)}
+    with pytest.raises(LocomimicError, match=r"clips\.walk\.bvh\.keypoints: a human clip's keypoint map needs head"):
+        check_run([("human.yaml", {"robots": ["unitree_g1"], "clips": {"walk": human}})])
+
+
+def test_a_keypoint_offset_on_a_body_the_model_lacks_names_the_field(g1, tmp_path):
+    robot = tmp_path / "g1.yaml"
+    robot.write_text((REPO / "config" / "robots" / "unitree_g1.yaml").read_text()
+                     .replace("head: {body: torso_link,", "head: {body: neck_link,"))
+    with pytest.raises(LocomimicError, match=r"keypoints\.head\.body: the model has no body 'neck_link'; its bodies"):
+        load_robot(robot)
 
 
 def test_the_workflow_refuses_clips_a_robot_has_no_legs_for_before_any_job(g1):

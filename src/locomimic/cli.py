@@ -61,6 +61,11 @@ def cmd_retarget(args) -> None:
              1e3 * m["foot_error_mean"], 1e3 * m["foot_error_max"], 1e3 * m["penetration_max"],
              m["joint_limit_violations"], 1e3 * m["foot_slide_robot_mean"], 1e3 * m["foot_slide_source_mean"],
              m["solver_frames_per_second"])
+    if "head_error_mean" in m:
+        log.info("hand error mean %.1f mm (max %.1f), head error mean %.1f mm (max %.1f), "
+                 "frames in self-collision %.1f%%",
+                 1e3 * m["hand_error_mean"], 1e3 * m["hand_error_max"], 1e3 * m["head_error_mean"],
+                 1e3 * m["head_error_max"], 100 * m["self_collision_frames"])
 
 
 def _stage_config(args, sections: tuple[str, ...]) -> dict:

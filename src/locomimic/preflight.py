@@ -4,8 +4,9 @@ Why one place: a config or robot file that is wrong should stop the run at once 
 the file and the field, not fail minutes later inside a job, and ``check-config`` must never accept a
 config the workflow rejects (or the other way round). Checked: the config schema and its cross-field
 rules, every robot file (schema, MJCF compilation, the bodies and sites its keypoints name, the feet,
-hips and - for human clips - knees, chest and arms the clips are retargeted by), every input file a clip or the demonstrations' expert names, and
-every clip a motion names.
+hips and - for human clips - knees, chest, head and arms the clips are retargeted by), each BVH clip's
+keypoint map (every keypoint of its skeleton), every input file a clip or the demonstrations' expert
+names, and every clip a motion names.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from locomimic.config import REPO_ROOT, field_path, field_source, robot_config_path, validate_config
 from locomimic.errors import LocomimicError
-from locomimic.motion.clip import HUMAN_ARMS, human_legs, quadruped_legs, skeleton_of
+from locomimic.motion.clip import HUMAN_ARMS, SKELETONS, human_legs, quadruped_legs, skeleton_of
 from locomimic.robots import load_robot
 
 
@@ -38,6 +39,8 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
         for skeleton in sorted(skeletons):
             robot.frames(RETARGET_KEYPOINTS[skeleton](robot), f"retargeting the config's {skeleton} clips onto {name}")
     for clip, spec in config["clips"].items():
+        if spec["source"] == "bvh":
+            _check_bvh_keypoints(spec["bvh"]["keypoints"], layers, ["clips", clip, "bvh", "keypoints"])
         if "path" in spec:
             _check_input_file(spec["path"], workdir, layers, ["clips", clip, "path"], f"clip {clip!r}")
     if config["demos"]["expert"] == "policy":
@@ -55,7 +58,7 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
 # The robot keypoints each kind of clip is retargeted by (checking the robot's feet on the way).
 RETARGET_KEYPOINTS = {
     "quadruped": lambda robot: tuple(name for names in quadruped_legs(robot) for name in names),
-    "human": lambda robot: (*(name for leg in human_legs(robot) for name in leg[:3]), "chest",
+    "human": lambda robot: (*(name for leg in human_legs(robot) for name in leg[:3]), "chest", "head",
                             *(name for arm in HUMAN_ARMS for name in arm)),
 }
 
@@ -65,6 +68,16 @@ def clip_skeleton(spec: dict) -> str | None:
     if spec["source"] == "bvh":
         return skeleton_of(spec["bvh"]["keypoints"])
     return None if spec["source"] == "npz" else "quadruped"
+
+
+def _check_bvh_keypoints(keypoints: dict, layers, field: list) -> None:
+    """A BVH keypoint map must name every keypoint of its skeleton: retargeting needs them all."""
+    skeleton = skeleton_of(keypoints)
+    missing = [name for name in SKELETONS[skeleton] if name not in keypoints]
+    if missing:
+        raise LocomimicError(field_source(layers, field), f"a {skeleton} clip's keypoint map needs "
+                             f"{', '.join(missing)} (the BVH joints that stand for them); it maps "
+                             f"{', '.join(keypoints)}", location=field_path(field))
 
 
 def _check_input_file(path: str | None, workdir: Path, layers, field: list, what: str) -> None:

@@ -20,7 +20,7 @@ QUADRUPED_HIP_OF_FOOT = {"FL_foot": "FL_hip", "FR_foot": "FR_hip", "RL_foot": "R
 # The keypoints human retargeting needs. A human ``*_foot`` is the ankle joint, ``*_toe`` the ball of the foot
 # and ``*_hand`` the wrist: the joints every BVH skeleton has, whatever a conversion calls them.
 HUMAN_KEYPOINTS = (
-    "pelvis", "chest",
+    "pelvis", "chest", "head",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_foot", "right_foot", "left_toe", "right_toe",
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_hand", "right_hand",
 )

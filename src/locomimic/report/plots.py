@@ -21,7 +21,8 @@ from locomimic.io import atomic_path, load_json  # noqa: E402
 
 CURVES = (("episode_reward", "episode return"), ("episode_length", "episode length (steps)"))
 RETARGET_PANELS = (
-    ("foot error (mm)", (("foot_error_mean", "mean"), ("foot_error_max", "max")), 1e3),
+    ("keypoint error (mm)", (("foot_error_mean", "feet, mean"), ("foot_error_max", "feet, max"),
+                             ("hand_error_mean", "hands, mean"), ("head_error_mean", "head, mean")), 1e3),
     ("foot slide per stance (mm)", (("foot_slide_robot_mean", "robot"), ("foot_slide_source_mean", "source")), 1e3),
     ("ground penetration (mm)", (("penetration_max", "max"),), 1e3),
     ("joint-limit violations", (("joint_limit_violations", "frame-joint pairs"),), 1.0),
@@ -129,7 +130,9 @@ def retarget_errors(metric_files: list[Path], out: str | Path) -> None:
     clips = sorted({clip for per_robot in table.values() for clip in per_robot})
     fig, axes = plt.subplots(1, len(RETARGET_PANELS), figsize=(4.2 * len(RETARGET_PANELS), 3.4), squeeze=False)
     for ax, (title, fields, scale) in zip(axes[0], RETARGET_PANELS):
-        bars = [(robot, key, label) for robot in table for key, label in fields]
+        # groups a robot's clips have (quadrupeds have feet only)
+        bars = [(robot, key, label) for robot in table for key, label in fields
+                if any(key in metrics for metrics in table[robot].values())]
         width = 0.8 / len(bars)
         for i, (robot, key, label) in enumerate(bars):
             values = [scale * float(table[robot].get(clip, {}).get(key, np.nan)) for clip in clips]

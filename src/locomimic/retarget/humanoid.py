@@ -4,7 +4,8 @@ Steps (GMR's recipe, with contact-aware feet and per-limb scaling):
 1. optionally align the clip to start at the origin facing +x; put the ground under the toes;
 2. scale the whole source so its leg (hip -> knee -> ankle) is ``leg_reach`` of the robot's; arms are
    scaled again on their own (shoulder -> elbow -> wrist) and hang from the robot's shoulders, since a
-   robot's arms and shoulders are rarely in a human's proportion to its legs;
+   robot's arms and shoulders are rarely in a human's proportion to its legs; so is the head (the
+   shoulders' midpoint -> head), which sits on the robot's shoulders where the source's neck puts it;
 3. the pelvis pose from the source's hips and spine (:func:`~locomimic.retarget.root.root_pose`), moved
    so the robot's hip joints sit where the scaled source's are; the chest's orientation from the shoulders;
 4. foot contacts: an ankle or a toe low and slow (``retarget.contact``);
@@ -46,6 +47,7 @@ class HumanoidBody:
     sole_rotation: np.ndarray  # [2, 3, 3] the sole frames' rotation in the pelvis frame
     chest_from_pelvis: np.ndarray  # the chest frame's origin
     shoulders: np.ndarray      # [2, 3] shoulders (left, right) in the chest frame
+    neck: float                # the shoulders' midpoint -> head
     leg: float                 # hip -> knee -> ankle
     arm: float                 # shoulder -> elbow -> wrist
     sole_points: np.ndarray    # [2, n, 3] the sole geoms' centres (capsules: both ends) in the sole frame
@@ -77,6 +79,7 @@ def humanoid_body(robot: Robot) -> HumanoidBody:
     sole_rotation = np.stack([rotation.T @ _rotation_of(robot.model, data, f) for f in feet])
     chest = robot.frames(["chest"], "human retargeting")[0]
     chest_pos, chest_rot = chest.position(data), _rotation_of(robot.model, data, chest)
+    shoulder_mid = np.mean([position(shoulder) for shoulder, _, _ in HUMAN_ARMS], axis=0)
     points = [_sole_points(robot.model, data, f, sole) for f, sole in zip(feet, standing_sole_geoms(robot))]
     return HumanoidBody(
         hips=np.stack([local(h) for h in hips]),
@@ -86,6 +89,7 @@ def humanoid_body(robot: Robot) -> HumanoidBody:
         sole_rotation=sole_rotation,
         chest_from_pelvis=local(chest_pos),
         shoulders=np.stack([(position(shoulder) - chest_pos) @ chest_rot for shoulder, _, _ in HUMAN_ARMS]),
+        neck=float(np.linalg.norm(position("head") - shoulder_mid)),
         leg=leg,
         arm=arm,
         sole_points=np.stack([p for p, _ in points]),
@@ -160,6 +164,9 @@ def retarget_human(clip: KeypointClip, robot: Robot, settings: dict, scale: floa
     shoulders = chest_pos[:, None] + np.einsum("tij,lj->tli", chest_rot, body.shoulders)
     elbows, hands = ((shoulders + arm_scale * np.stack([k(arm[i]) - k(arm[0]) for arm in HUMAN_ARMS], axis=1))
                      for i in (1, 2))
+    src_neck = k("head") - (k("left_shoulder") + k("right_shoulder")) / 2
+    neck_scale = body.neck / float(np.median(np.linalg.norm(src_neck, axis=-1)))
+    heads = shoulders.mean(axis=1) + neck_scale * src_neck
 
     solver = HumanoidIK(robot, settings["ik"], clip.fps)
     qpos = np.empty((clip.num_frames, robot.model.nq))
@@ -168,7 +175,7 @@ def retarget_human(clip: KeypointClip, robot: Robot, settings: dict, scale: floa
     for t in range(clip.num_frames):
         feet = [(targets[t, i], rotations[t, i]) for i in range(len(legs))]
         qpos[t] = solve_frame(clip, t, lambda: solver.solve((pelvis_pos[t], pelvis_rot[t]), chest_rot[t], feet,
-                                                            elbows[t], hands[t], knees[t],
+                                                            heads[t], elbows[t], hands[t], knees[t],
                                                             bool(contact[t].any())))
         progress.update()
     solve_seconds = time.perf_counter() - start
@@ -188,17 +195,20 @@ def retarget_human(clip: KeypointClip, robot: Robot, settings: dict, scale: floa
         "foot_positions": soles,
         "foot_targets": targets,
         "contacts": contact,
-        "keypoints": _followed_keypoints(source, shoulders, elbows, hands),
+        "keypoints": _followed_keypoints(source, shoulders, elbows, hands, heads),
         "keypoint_names": np.array(source.names),
         "scale": np.float64(scale),
         "cyclic": np.bool_(clip.cyclic),
     }
     hand_error = np.linalg.norm(kinematics["hands"] - hands, axis=-1)
+    head_error = np.linalg.norm(kinematics["head"] - heads, axis=-1)
     metrics = foot_metrics(robot, qpos, soles, source_targets, targets, src_ankles, contact, penetration, clip.fps)
     metrics.update(
         hand_error_mean=float(hand_error.mean()), hand_error_max=float(hand_error.max()),
+        head_error_mean=float(head_error.mean()), head_error_max=float(head_error.max()),
         self_collision_frames=float(kinematics["self_collision"].mean()),
         robot=robot.name, frames=clip.num_frames, fps=clip.fps, scale=float(scale), arm_scale=float(arm_scale),
+        neck_scale=neck_scale,
         ground_height=ground, robot_leg_length=body.leg,
         trunk_height_min=float(trunk_signals["height"].min()),
         trunk_uprightness_min=float(trunk_signals["uprightness"].min()),
@@ -271,9 +281,11 @@ def _sole_targets(robot_hips, src_hips, src_ankles, ankle_rise, rotations, body,
     return soles
 
 
-def _followed_keypoints(source: KeypointClip, shoulders, elbows, hands) -> np.ndarray:
-    """The scaled source as the robot follows it, for the retarget video: arms hung from the robot's shoulders."""
+def _followed_keypoints(source: KeypointClip, shoulders, elbows, hands, heads) -> np.ndarray:
+    """The scaled source as the robot follows it, for the retarget video: arms and head hung from the robot's
+    shoulders."""
     positions = source.positions.copy()
+    positions[:, source.names.index("head")] = heads
     for i, arm in enumerate(HUMAN_ARMS):
         for name, targets in zip(arm, (shoulders, elbows, hands)):
             positions[:, source.names.index(name)] = targets[:, i]
@@ -291,11 +303,13 @@ def _chest_rotation(source: KeypointClip) -> np.ndarray:
 
 
 def _forward_kinematics(robot: Robot, qpos: np.ndarray) -> dict[str, np.ndarray]:
-    """Per frame: soles, hands, trunk pose, the soles' lowest point and whether the robot touches itself."""
+    """Per frame: soles, hands, head, trunk pose, the soles' lowest point and whether the robot touches itself."""
     model, data = robot.model, mujoco.MjData(robot.model)
     soles = standing_sole_geoms(robot)
     hands = robot.frames(tuple(hand for _, _, hand in HUMAN_ARMS), "human retargeting")
+    head = robot.frames(["head"], "human retargeting")[0]
     out = {"soles": np.empty((len(qpos), len(soles), 3)), "hands": np.empty((len(qpos), 2, 3)),
+           "head": np.empty((len(qpos), 3)),
            "trunk_pos": np.empty((len(qpos), 3)), "trunk_rot": np.empty((len(qpos), 3, 3)),
            "sole_bottom": np.empty((len(qpos), len(soles))), "self_collision": np.zeros(len(qpos), bool)}
     for t, q in enumerate(qpos):
@@ -303,6 +317,7 @@ def _forward_kinematics(robot: Robot, qpos: np.ndarray) -> dict[str, np.ndarray]
         mujoco.mj_kinematics(model, data)
         out["soles"][t] = [f.position(data) for f in robot.feet]
         out["hands"][t] = [h.position(data) for h in hands]
+        out["head"][t] = head.position(data)
         out["trunk_pos"][t], out["trunk_rot"][t] = data.xpos[robot.trunk.id], data.xmat[robot.trunk.id].reshape(3, 3)
         out["sole_bottom"][t] = [min(lowest_point(model, data, g) for g in geoms) for geoms in soles]
         mujoco.mj_collision(model, data)

@@ -4,8 +4,8 @@ Tasks, by what they are for:
 - the pelvis pose and the chest's orientation place the trunk as the source's;
 - each foot (sole frame) gets a position and an orientation: flat while it stands, the source's foot
   pitch and yaw in swing;
-- elbows, hands and knees get positions (the caller hangs the arms from where the robot's shoulders
-  belong, :mod:`~locomimic.retarget.humanoid`);
+- the head, elbows, hands and knees get positions (the caller hangs the arms and the head from where
+  the robot's shoulders belong, :mod:`~locomimic.retarget.humanoid`);
 - a posture task keeps joints near the standing pose where the targets leave them free.
 Limits: joint ranges, and mink's collision avoidance between body parts that can meet
 (:func:`self_collision_pairs`): a robot is rarely a human's shape, so limbs placed by a human's motion
@@ -87,6 +87,7 @@ class HumanoidIK:
         self.chest_task = mink.FrameTask(chest.name, chest.kind, 0.0, h["chest_orientation_cost"])
         self.foot_tasks = [mink.FrameTask(f.name, f.kind, s["foot_cost"], h["foot_orientation_cost"])
                            for f in robot.feet]
+        self.head_task = mink.FrameTask(frame["head"].name, frame["head"].kind, h["head_cost"], 0.0)
         self.hand_frames = [frame[hand] for _, _, hand in HUMAN_ARMS]
         self.hand_tasks = [mink.FrameTask(f.name, f.kind, h["hand_cost"], 0.0) for f in self.hand_frames]
         self.elbow_tasks = [mink.FrameTask(frame[elbow].name, frame[elbow].kind, h["limb_cost"], 0.0)
@@ -98,8 +99,8 @@ class HumanoidIK:
         self.posture_task.set_target(robot.qpos_default)
         # A joint speed of v costs what a joint error of v / fps would: the same weight at any frame rate.
         self.continuity_task = mink.PostureTask(robot.model, cost=h["continuity_cost"] * fps)
-        self.tasks = [self.pelvis_task, self.chest_task, *self.foot_tasks, *self.hand_tasks, *self.elbow_tasks,
-                      *self.knee_tasks, self.posture_task, self.continuity_task]
+        self.tasks = [self.pelvis_task, self.chest_task, self.head_task, *self.foot_tasks, *self.hand_tasks,
+                      *self.elbow_tasks, *self.knee_tasks, self.posture_task, self.continuity_task]
         self.limits = [mink.ConfigurationLimit(robot.model)]
         collision = h["self_collision"]
         pairs = self_collision_pairs(robot)
@@ -113,12 +114,13 @@ class HumanoidIK:
         self.first_frame = True
 
     def solve(self, pelvis: tuple[np.ndarray, np.ndarray], chest_rotation: np.ndarray,
-              feet: list[tuple[np.ndarray, np.ndarray]], elbows: np.ndarray, hands: np.ndarray,
-              knees: np.ndarray, standing: bool) -> np.ndarray:
+              feet: list[tuple[np.ndarray, np.ndarray]], head: np.ndarray, elbows: np.ndarray,
+              hands: np.ndarray, knees: np.ndarray, standing: bool) -> np.ndarray:
         """Joint configuration ``qpos`` for one frame.
 
-        ``pelvis`` and each of ``feet`` are (position, rotation matrix) in the world; ``elbows``, ``hands``
-        and ``knees`` are positions ``[2, 3]`` (left, right); ``standing``: the source has a foot on the ground.
+        ``pelvis`` and each of ``feet`` are (position, rotation matrix) in the world; ``head`` a position,
+        ``elbows``, ``hands`` and ``knees`` positions ``[2, 3]`` (left, right); ``standing``: the source
+        has a foot on the ground.
         """
         s = self.settings
         if self.first_frame:  # start at the clip's pelvis pose rather than leap there from the origin
@@ -130,6 +132,7 @@ class HumanoidIK:
         self.continuity_task.set_target(self.configuration.q)
         self.pelvis_task.set_target(_pose(*pelvis))
         self.chest_task.set_target(_pose(np.zeros(3), chest_rotation))
+        self.head_task.set_target(mink.SE3.from_translation(head))
         for task, (position, rotation) in zip(self.foot_tasks, feet):
             task.set_target(_pose(position, rotation))
         for tasks, targets in ((self.elbow_tasks, elbows), (self.hand_tasks, hands), (self.knee_tasks, knees)):

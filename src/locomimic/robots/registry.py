@@ -124,7 +124,11 @@ def resolve_model_path(source: str, config_path: Path) -> Path:
     return path
 
 
-def _frame(model: mujoco.MjModel, spec: dict, config_path: Path, location: str) -> Frame:
+def _frame(model: mujoco.MjModel, keypoint: str, spec: dict, config_path: Path) -> Frame:
+    if "offset" in spec:  # the site _add_keypoint_sites put there
+        site = _keypoint_site(keypoint)
+        return Frame("site", site, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, site))
+    location = f"keypoints.{keypoint}"
     kind = "body" if "body" in spec else "site"
     name = spec[kind]
     obj_id = mujoco.mj_name2id(model, _OBJ_TYPES[kind], name)
@@ -161,7 +165,7 @@ def load_robot(config_path: str | Path) -> Robot:
     spec = validate(load_yaml(config_path), "robot.schema.yaml", config_path)
     model_path = resolve_model_path(spec["model"], config_path)
     control = spec["control"]
-    model = _compile(model_path, control.get("motors"), control["actuators"], config_path)
+    model = _compile(model_path, control, spec["keypoints"], config_path)
 
     trunk_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec["trunk"])
     root_joint = model.body_jntadr[trunk_id] if trunk_id >= 0 else -1
@@ -169,7 +173,7 @@ def load_robot(config_path: str | Path) -> Robot:
         raise LocomimicError(config_path, f"{spec['trunk']!r} is not a body whose free joint comes first "
                              f"in qpos in {model_path}", location="trunk")
     trunk = Frame("body", spec["trunk"], trunk_id)
-    keypoints = {k: _frame(model, frame, config_path, f"keypoints.{k}") for k, frame in spec["keypoints"].items()}
+    keypoints = {k: _frame(model, k, frame, config_path) for k, frame in spec["keypoints"].items()}
     end_effectors = spec.get("end_effectors", spec["feet"])
     for key, names in (("feet", spec["feet"]), ("end_effectors", end_effectors)):
         for i, name in enumerate(names):
@@ -232,42 +236,76 @@ def load_robot(config_path: str | Path) -> Robot:
     )
 
 
-def _compile(model_path: Path, motors: str | None, control_actuators: str, config_path: Path) -> mujoco.MjModel:
-    """The robot's model; with ``control.motors``, a model without actuators gets a torque motor per matching joint.
+def _compile(model_path: Path, control: dict, keypoints: dict, config_path: Path) -> mujoco.MjModel:
+    """The robot's model, with what the robot file adds to it: motors (``control.motors``) and keypoint sites.
 
     Models such as Menagerie's Unitree G1 come without actuators (the robot's maker documents its
     motors elsewhere): the robot file then names the driven joints and the PD law below drives them,
     as it drives any torque-motor robot. The motors are added in joint order, unlimited here: the
     torque limits are the robot file's ``control.torque_limit``, applied by the controller and the
-    MJX environments.
+    MJX environments. A keypoint given as a body and an ``offset`` becomes a site on that body
+    (:func:`_add_keypoint_sites`). Sites have no mass: the physics is the model's own.
     """
+    motors = control.get("motors")
     try:
-        if motors is None:
-            model = mujoco.MjModel.from_xml_path(str(model_path))
-            if model.nu == 0:
-                raise LocomimicError(config_path, f"{model_path} has no actuators: name the joints to drive with a "
-                                     "joint-name regex in control.motors (e.g. '.*' for every joint)",
-                                     location="control")
-            return model
-        if control_actuators != "torque":
-            raise LocomimicError(config_path, "control.motors adds torque motors: it needs control.actuators 'torque'",
-                                 location="control.motors")
         spec = mujoco.MjSpec.from_file(str(model_path))
-        if spec.actuators:
-            raise LocomimicError(config_path, f"control.motors adds motors to a model without actuators, but "
-                                 f"{model_path} has {len(spec.actuators)}: leave control.motors out",
-                                 location="control.motors")
-        driven = [j.name for j in spec.joints
-                  if j.type in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE) and re.fullmatch(motors, j.name)]
-        if not driven:
-            joints = [j.name for j in spec.joints if j.type != mujoco.mjtJoint.mjJNT_FREE]
-            raise LocomimicError(config_path, f"{motors!r} matches none of the model's joints: {', '.join(joints)}",
-                                 location="control.motors")
-        for joint in driven:
-            spec.add_actuator(name=f"{joint}_motor", target=joint, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+    except ValueError as exc:
+        raise LocomimicError(model_path, f"MuJoCo cannot read the model: {exc}") from None
+    if motors is None and not spec.actuators:
+        raise LocomimicError(config_path, f"{model_path} has no actuators: name the joints to drive with a "
+                             "joint-name regex in control.motors (e.g. '.*' for every joint)", location="control")
+    if motors is not None:
+        _add_motors(spec, motors, control["actuators"], model_path, config_path)
+    _add_keypoint_sites(spec, keypoints, config_path)
+    try:
         return spec.compile()
     except ValueError as exc:
         raise LocomimicError(model_path, f"MuJoCo cannot compile the model: {exc}") from None
+
+
+def _add_motors(spec: mujoco.MjSpec, motors: str, control_actuators: str, model_path: Path, config_path: Path) -> None:
+    """A torque motor on every hinge or slide joint that the regex ``motors`` matches, in joint order."""
+    if control_actuators != "torque":
+        raise LocomimicError(config_path, "control.motors adds torque motors: it needs control.actuators 'torque'",
+                             location="control.motors")
+    if spec.actuators:
+        raise LocomimicError(config_path, f"control.motors adds motors to a model without actuators, but "
+                             f"{model_path} has {len(spec.actuators)}: leave control.motors out",
+                             location="control.motors")
+    driven = [j.name for j in spec.joints
+              if j.type in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE) and re.fullmatch(motors, j.name)]
+    if not driven:
+        joints = [j.name for j in spec.joints if j.type != mujoco.mjtJoint.mjJNT_FREE]
+        raise LocomimicError(config_path, f"{motors!r} matches none of the model's joints: {', '.join(joints)}",
+                             location="control.motors")
+    for joint in driven:
+        spec.add_actuator(name=f"{joint}_motor", target=joint, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+
+
+def _keypoint_site(keypoint: str) -> str:
+    """The name of the site a keypoint given as a body and an offset becomes."""
+    return f"{keypoint}_keypoint"
+
+
+def _add_keypoint_sites(spec: mujoco.MjSpec, keypoints: dict, config_path: Path) -> None:
+    """A site at ``offset`` on its body for each keypoint given so (robot file ``keypoints.<name>.offset``).
+
+    A humanoid's head is often a geom of its torso, not a body of its own (Menagerie's G1): the site is
+    the point the IK, the metrics and the simulation follow, like any other keypoint's frame."""
+    for name, frame in keypoints.items():
+        if "offset" not in frame:
+            continue
+        body = spec.body(frame["body"])
+        if body is None:
+            bodies = [b.name for b in spec.bodies if b.name]
+            raise LocomimicError(config_path, f"the model has no body {frame['body']!r}; its bodies are: "
+                                 f"{', '.join(bodies)}", location=f"keypoints.{name}.body")
+        if spec.site(_keypoint_site(name)) is not None:
+            raise LocomimicError(config_path, f"the model already has a site {_keypoint_site(name)!r}: map the "
+                                 f"keypoint to it ({{site: {_keypoint_site(name)}}}) instead of an offset",
+                                 location=f"keypoints.{name}.offset")
+        body.add_site(name=_keypoint_site(name), pos=[float(x) for x in frame["offset"]], size=[0.01, 0.01, 0.01],
+                      group=4)
 
 
 def _default_qpos(model, pose: dict, trunk_id: int, joint_names, hinge, config_path: Path) -> np.ndarray:
