@@ -3,6 +3,7 @@ reproducibility, what the workflow checks before any job, and the G1 through the
 
 from __future__ import annotations
 
+import copy
 import json
 
 import jax.numpy as jp
@@ -88,7 +89,7 @@ def test_cmu_clips_retarget_onto_the_g1_within_the_acceptance_bounds(g1, name):
     result = retarget_clip(cmu_clip(name), g1, SETTINGS)
     m = result.metrics
     assert m["foot_error_mean"] <= 0.03 and m["hand_error_mean"] <= 0.05, "against the scaled source"
-    assert m["head_error_mean"] <= 0.05, "the head hung from the robot's shoulders along the source's neck"
+    assert m["head_error_mean"] <= 0.10, "the G1's head rigid on its torso, the source's neck bent (docs/humanoids.md)"
     assert m["penetration_max"] <= 0.005 and m["joint_limit_violations"] == 0
     assert m["foot_slide_robot_mean"] <= m["foot_slide_source_mean"] + 0.005, "feet skate no more than the source's"
     assert m["self_collision_frames"] <= 0.01
@@ -103,6 +104,18 @@ def test_cmu_clips_retarget_onto_the_g1_within_the_acceptance_bounds(g1, name):
         data.qpos[:] = q
         mujoco.mj_kinematics(g1.model, data)
         assert min(lowest_point(g1.model, data, g) for g in soles) <= 0.005
+
+
+def test_the_head_as_an_ik_target_brings_the_head_to_the_source_s_and_costs_feet_and_hands_nothing(g1):
+    """``head_cost`` (off by default) makes the head a target: a neck-less G1 leans its torso to follow it."""
+    clip = cmu_clip("131_03", [0, 480])
+    head = copy.deepcopy(SETTINGS)
+    head["ik"]["humanoid"]["head_cost"] = 5.0
+    off, on = retarget_clip(clip, g1, SETTINGS).metrics, retarget_clip(clip, g1, head).metrics
+    assert on["head_error_mean"] <= 0.05 < off["head_error_mean"]
+    assert on["foot_error_mean"] <= off["foot_error_mean"] + 0.002
+    assert on["hand_error_mean"] <= off["hand_error_mean"] + 0.005
+    assert on["penetration_max"] <= 0.005 and on["joint_limit_violations"] == 0
 
 
 def test_a_foot_pointing_down_keeps_the_yaw_it_had_before_and_after():

@@ -99,8 +99,10 @@ class HumanoidIK:
         self.posture_task.set_target(robot.qpos_default)
         # A joint speed of v costs what a joint error of v / fps would: the same weight at any frame rate.
         self.continuity_task = mink.PostureTask(robot.model, cost=h["continuity_cost"] * fps)
-        self.tasks = [self.pelvis_task, self.chest_task, self.head_task, *self.foot_tasks, *self.hand_tasks,
-                      *self.elbow_tasks, *self.knee_tasks, self.posture_task, self.continuity_task]
+        self.tasks = [self.pelvis_task, self.chest_task, *self.foot_tasks, *self.hand_tasks, *self.elbow_tasks,
+                      *self.knee_tasks, self.posture_task, self.continuity_task]
+        if h["head_cost"] > 0:  # off by default: a head rigid on the torso follows the chest (schema)
+            self.tasks.append(self.head_task)
         self.limits = [mink.ConfigurationLimit(robot.model)]
         collision = h["self_collision"]
         pairs = self_collision_pairs(robot)
