@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import jax.numpy as jp
 import mujoco
@@ -194,6 +195,27 @@ def test_the_workflow_refuses_clips_a_robot_has_no_legs_for_before_any_job(g1):
                                                                             "gait": {"pattern": "trot"}}}})])
     with pytest.raises(LocomimicError, match="a quadruped clip needs the feet"):
         retarget_clip(gait.generate("trot", cycles=1), g1, SETTINGS)
+
+
+def test_one_config_holds_a_quadruped_and_a_humanoid_each_on_its_own_clips(g1, tmp_path):
+    """A lab's config with dog and human clips: the quadruped retargets and trains on the dog clip, the G1 on
+    the human clip, and nothing crosses over; a motion mixing the two and a robot without clips are refused."""
+    cmu_clip("131_01", [0, 30])  # skips without the clip
+    human = dict(EXAMPLE_CLIPS["walk_131_01"], path=str(CMU / "131_01.bvh"))
+    trot = {"source": "gait", "gait": {"pattern": "trot"}}
+    config = {"robots": ["default", "unitree_g1"], "clips": {"trot": trot, "walk": human},
+              "motions": {"trot": {"clips": ["trot"], "algos": ["ppo"]}, "walk": {"clips": ["walk"], "algos": ["ppo"]}}}
+    configfile = tmp_path / "lab.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    done = run_snakemake(tmp_path, "-n", configfile=configfile)
+    assert done.returncode == 0, done.stderr[-3000:]
+    pairs = lambda stage: set(re.findall(rf"results/{stage}/(\w+)/(\w+)[/.]", done.stdout))  # noqa: E731
+    assert pairs("retarget") == pairs("train") == {("default", "trot"), ("unitree_g1", "walk")}
+    mixed = dict(config, motions={"both": {"clips": ["trot", "walk"]}})
+    with pytest.raises(LocomimicError, match=r"motions\.both\.clips: motion 'both' mixes human and quadruped clips"):
+        check_run([("lab.yaml", mixed)])
+    with pytest.raises(LocomimicError, match=r"robots\[1\]: unitree_g1 takes none of the config's clips"):
+        check_run([("lab.yaml", dict(config, clips={"trot": trot}, motions={}))])
 
 
 @pytest.mark.slow

@@ -7,6 +7,9 @@ rules, every robot file (schema, MJCF compilation, the bodies and sites its keyp
 hips and - for human clips - knees, chest, head and arms the clips are retargeted by), each BVH clip's
 keypoint map (every keypoint of its skeleton), every input file a clip or the demonstrations' expert
 names, and every clip a motion names.
+
+Which robot takes which clip is decided here too (:func:`robot_clips`): a config may hold quadrupeds and
+humanoids, dog and human clips; each robot retargets and trains on the clips of its own skeleton.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from locomimic.config import REPO_ROOT, field_path, field_source, robot_config_path, validate_config
+from locomimic.config import (REPO_ROOT, field_path, field_source, load_yaml, robot_config_path, validate,
+                              validate_config)
 from locomimic.errors import LocomimicError
-from locomimic.motion.clip import HUMAN_ARMS, SKELETONS, human_legs, quadruped_legs, skeleton_of
+from locomimic.motion.clip import HUMAN_ARMS, SKELETONS, human_legs, quadruped_legs, robot_skeleton, skeleton_of
 from locomimic.robots import load_robot
 
 
@@ -33,11 +37,21 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
         config = layers[-1][1] if layers else {}
     workdir = Path.cwd() if workdir is None else Path(workdir)
     validate_config(config, ", ".join(name for name, _ in layers) or "config", layers=layers)
-    skeletons = {clip_skeleton(spec) for spec in config["clips"].values()} - {None}
-    for name in config["robots"]:
-        robot = load_robot(robot_config_path(config, name, field_source(layers, ["robots"]), root))
-        for skeleton in sorted(skeletons):
-            robot.frames(RETARGET_KEYPOINTS[skeleton](robot), f"retargeting the config's {skeleton} clips onto {name}")
+    robots = {name: load_robot(robot_config_path(config, name, field_source(layers, ["robots"]), root))
+              for name in config["robots"]}
+    kinds = {name: robot_skeleton(robot.foot_names) for name, robot in robots.items()}
+    clip_kinds = {clip: clip_skeleton(spec) for clip, spec in config["clips"].items()}
+    for skeleton in sorted(set(clip_kinds.values()) - {None}):
+        # The robots that take these clips must have what retargeting them needs; with none that does,
+        # the first robot's error says what a robot for them would need.
+        for name in [name for name, kind in kinds.items() if kind == skeleton] or list(robots)[:1]:
+            robots[name].frames(RETARGET_KEYPOINTS[skeleton](robots[name]),
+                                f"retargeting the config's {skeleton} clips onto {name}")
+    for index, (name, kind) in enumerate(kinds.items()):
+        if not any(clip_kind in (None, kind) for clip_kind in clip_kinds.values()):
+            raise LocomimicError(field_source(layers, ["robots"]), f"{name} takes none of the config's clips: its "
+                                 f"feet are {', '.join(robots[name].foot_names)}, the clips are "
+                                 f"{' and '.join(sorted(set(clip_kinds.values())))} clips", location=f"robots[{index}]")
     for clip, spec in config["clips"].items():
         if spec["source"] == "bvh":
             _check_bvh_keypoints(spec["bvh"]["keypoints"], layers, ["clips", clip, "bvh", "keypoints"])
@@ -52,6 +66,12 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
                 field = ["motions", motion, "clips", index]
                 raise LocomimicError(field_source(layers, field), f"unknown clip {clip!r}; clips: "
                                      f"{', '.join(config['clips'])}", location=field_path(field))
+        mixed = sorted({clip_kinds[clip] for clip in spec["clips"]} - {None})
+        if len(mixed) > 1:
+            field = ["motions", motion, "clips"]
+            raise LocomimicError(field_source(layers, field), f"motion {motion!r} mixes {' and '.join(mixed)} clips: "
+                                 "a motion is learnt by one robot, so its clips are of one skeleton",
+                                 location=field_path(field))
     return config
 
 
@@ -61,6 +81,24 @@ RETARGET_KEYPOINTS = {
     "human": lambda robot: (*(name for leg in human_legs(robot) for name in leg[:3]), "chest", "head",
                             *(name for arm in HUMAN_ARMS for name in arm)),
 }
+
+
+def robot_clips(config: dict, root: Path = REPO_ROOT) -> dict[str, list[str]]:
+    """Each robot's clips, sorted: those of its skeleton (its feet say which) and every .npz clip, whose
+    keypoints are in the file. Reads only the robot files' ``feet``: the workflow calls it while planning,
+    after :func:`check_run`."""
+    clips = {}
+    for name in config["robots"]:
+        path = robot_config_path(config, name, root=root)
+        kind = robot_skeleton(validate(load_yaml(path), "robot.schema.yaml", path)["feet"])
+        clips[name] = sorted(clip for clip, spec in config["clips"].items() if clip_skeleton(spec) in (None, kind))
+    return clips
+
+
+def robot_motions(config: dict, clips: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each robot's motions, sorted: those whose clips it takes (``clips`` from :func:`robot_clips`)."""
+    return {robot: sorted(motion for motion, spec in config["motions"].items() if set(spec["clips"]) <= set(taken))
+            for robot, taken in clips.items()}
 
 
 def clip_skeleton(spec: dict) -> str | None:

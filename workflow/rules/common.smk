@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from locomimic.config import load_yaml, robot_config_path
 from locomimic.errors import LocomimicError
-from locomimic.preflight import check_run
+from locomimic.preflight import check_run, robot_clips, robot_motions
 from locomimic.robots.registry import PACKAGE_MODELS
 from locomimic.tasks import algo_task, job_settings, motion_algos, motion_needs_bc, motion_policies
 
@@ -42,6 +42,17 @@ ROBOTS = config["robots"]
 CLIPS = sorted(config["clips"])
 MOTIONS = sorted(config["motions"])
 GAIT_CLIPS = [name for name, spec in config["clips"].items() if spec["source"] == "gait"]
+# Each robot takes the clips of its own skeleton (quadrupeds dog clips, humanoids human clips) and the
+# motions made of them: one config can hold both.
+ROBOT_CLIPS = robot_clips(config, REPO)
+ROBOT_MOTIONS = robot_motions(config, ROBOT_CLIPS)
+
+
+def per_robot(pattern, names, **wildcards):
+    """``pattern`` expanded for each robot over its own ``names`` (ROBOT_CLIPS or ROBOT_MOTIONS) as {clip}
+    and {motion}."""
+    return [path for robot in ROBOTS for name in names[robot]
+            for path in expand(pattern, robot=robot, clip=name, motion=name, **wildcards)]
 
 
 def code_files(*parts):
@@ -145,12 +156,13 @@ def policy_args(wildcards, input):
 
 
 def per_motion(pattern, names, **wildcards):
-    """``pattern`` expanded over robots, motions and seeds, each motion with its own ``names(config, motion)``
-    (motion_algos, motion_policies) as {algo} and {policy}."""
+    """``pattern`` expanded over each robot's motions and the seeds, each motion with its own
+    ``names(config, motion)`` (motion_algos, motion_policies) as {algo} and {policy}."""
     files = []
-    for motion in MOTIONS:
-        for name in names(config, motion):
-            files += expand(pattern, robot=ROBOTS, motion=motion, algo=name, policy=name, seed=SEEDS, **wildcards)
+    for robot in ROBOTS:
+        for motion in ROBOT_MOTIONS[robot]:
+            for name in names(config, motion):
+                files += expand(pattern, robot=robot, motion=motion, algo=name, policy=name, seed=SEEDS, **wildcards)
     return files
 
 
@@ -188,22 +200,23 @@ def train_metric_files(wildcards):
 def report_outputs():
     """Evaluation, videos, plots and report pages (the report's contents)."""
     outputs = ["results/plots/retarget.png"] + expand("results/report/{robot}/retarget_videos.html", robot=ROBOTS)
-    evaluated = [motion for motion in MOTIONS if motion_policies(config, motion)]
-    if not evaluated:
+    evaluated = {robot: [m for m in motions if motion_policies(config, m)] for robot, motions in ROBOT_MOTIONS.items()}
+    if not any(evaluated.values()):
         return outputs
     outputs += ["results/eval/summary.csv", "results/eval/metrics.json", "results/report/evaluation.html"]
-    outputs += expand("results/plots/{robot}/{motion}/evaluation.png", robot=ROBOTS, motion=evaluated)
-    outputs += expand("results/report/{robot}/{motion}/videos.html", robot=ROBOTS, motion=evaluated)
-    trained = [motion for motion in MOTIONS if motion_algos(config, motion)]
-    outputs += expand("results/plots/{robot}/{motion}/learning_curves.png", robot=ROBOTS, motion=trained)
+    outputs += per_robot("results/plots/{robot}/{motion}/evaluation.png", evaluated)
+    outputs += per_robot("results/report/{robot}/{motion}/videos.html", evaluated)
+    trained = {robot: [m for m in motions if motion_algos(config, m)] for robot, motions in ROBOT_MOTIONS.items()}
+    outputs += per_robot("results/plots/{robot}/{motion}/learning_curves.png", trained)
     return outputs
 
 
 def all_outputs():
     return (
-        expand("results/retarget/{robot}/{clip}.npz", robot=ROBOTS, clip=CLIPS)
-        + expand("results/bc/{robot}/{motion}/policy.params", robot=ROBOTS,
-                 motion=[motion for motion in MOTIONS if motion_needs_bc(config, motion)])
+        per_robot("results/retarget/{robot}/{clip}.npz", ROBOT_CLIPS)
+        + per_robot("results/bc/{robot}/{motion}/policy.params",
+                    {robot: [m for m in motions if motion_needs_bc(config, m)]
+                     for robot, motions in ROBOT_MOTIONS.items()})
         + per_motion("results/train/{robot}/{motion}/{algo}/seed{seed}/summary.json", motion_algos)
         + export_outputs()
         + report_outputs()

@@ -5,7 +5,7 @@
 rule plot_retarget:
     """Retargeting quality of every clip on every robot."""
     input:
-        metrics=expand("results/retarget/{robot}/{clip}.json", robot=ROBOTS, clip=CLIPS),
+        metrics=per_robot("results/retarget/{robot}/{clip}.json", ROBOT_CLIPS),
         code=code_files("evaluate", "report"),
     output:
         report("results/plots/retarget.png", caption="../report/retarget_errors.rst", category="1. Retargeting"),
@@ -23,7 +23,8 @@ rule plot_retarget:
 rule retarget_videos:
     """Every retargeted clip of a robot as a video, with its source keypoints."""
     input:
-        videos=lambda wildcards: expand("results/render/retarget/{robot}/{clip}.mp4", robot=wildcards.robot, clip=CLIPS),
+        videos=lambda wildcards: expand("results/render/retarget/{robot}/{clip}.mp4", robot=wildcards.robot,
+                                        clip=ROBOT_CLIPS[wildcards.robot]),
         code=code_files("evaluate", "report"),
     output:
         report(
@@ -33,7 +34,7 @@ rule retarget_videos:
             labels={"robot": "{robot}", "content": "videos"},
         ),
     params:
-        labels=CLIPS,
+        labels=lambda wildcards: ROBOT_CLIPS[wildcards.robot],
     log:
         "results/logs/retarget_videos/{robot}.log",
     resources:

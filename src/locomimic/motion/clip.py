@@ -44,6 +44,15 @@ def quadruped_legs(robot) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return feet, tuple(QUADRUPED_HIP_OF_FOOT[foot] for foot in feet)
 
 
+def robot_skeleton(foot_names) -> str | None:
+    """The skeleton whose clips a robot takes, from its feet: a quadruped source's four or a human's two
+    (None for other feet: such a robot takes only .npz clips, whose keypoints are its own)."""
+    for kind, feet in (("quadruped", QUADRUPED_HIP_OF_FOOT), ("human", HUMAN_LEG_OF_FOOT)):
+        if sorted(foot_names) == sorted(feet):
+            return kind
+    return None
+
+
 def skeleton_of(names) -> str:
     """``quadruped`` or ``human``: the keypoint set (:data:`SKELETONS`) ``names`` share most with.
 
