@@ -47,8 +47,8 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
         for name in [name for name, kind in kinds.items() if kind == skeleton] or list(robots)[:1]:
             robots[name].frames(RETARGET_KEYPOINTS[skeleton](robots[name]),
                                 f"retargeting the config's {skeleton} clips onto {name}")
-    for index, (name, kind) in enumerate(kinds.items()):
-        if not any(clip_kind in (None, kind) for clip_kind in clip_kinds.values()):
+    for index, (name, clips) in enumerate(_clips_by_kind(config, kinds).items()):
+        if not clips:
             raise LocomimicError(field_source(layers, ["robots"]), f"{name} takes none of the config's clips: its "
                                  f"feet are {', '.join(robots[name].foot_names)}, the clips are "
                                  f"{' and '.join(sorted(set(clip_kinds.values())))} clips", location=f"robots[{index}]")
@@ -87,12 +87,17 @@ def robot_clips(config: dict, root: Path = REPO_ROOT) -> dict[str, list[str]]:
     """Each robot's clips, sorted: those of its skeleton (its feet say which) and every .npz clip, whose
     keypoints are in the file. Reads only the robot files' ``feet``: the workflow calls it while planning,
     after :func:`check_run`."""
-    clips = {}
+    kinds = {}
     for name in config["robots"]:
         path = robot_config_path(config, name, root=root)
-        kind = robot_skeleton(validate(load_yaml(path), "robot.schema.yaml", path)["feet"])
-        clips[name] = sorted(clip for clip, spec in config["clips"].items() if clip_skeleton(spec) in (None, kind))
-    return clips
+        kinds[name] = robot_skeleton(validate(load_yaml(path), "robot.schema.yaml", path)["feet"])
+    return _clips_by_kind(config, kinds)
+
+
+def _clips_by_kind(config: dict, kinds: dict[str, str | None]) -> dict[str, list[str]]:
+    """Each robot's clips, sorted, from its skeleton (``kinds``: robot -> :func:`robot_skeleton`)."""
+    return {name: sorted(clip for clip, spec in config["clips"].items() if clip_skeleton(spec) in (None, kind))
+            for name, kind in kinds.items()}
 
 
 def robot_motions(config: dict, clips: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -48,6 +48,11 @@ ROBOT_CLIPS = robot_clips(config, REPO)
 ROBOT_MOTIONS = robot_motions(config, ROBOT_CLIPS)
 
 
+def motions_where(keep):
+    """Each robot's motions for which ``keep(config, motion)`` is true (motion_policies, motion_algos ...)."""
+    return {robot: [m for m in motions if keep(config, m)] for robot, motions in ROBOT_MOTIONS.items()}
+
+
 def per_robot(pattern, names, **wildcards):
     """``pattern`` expanded for each robot over its own ``names`` (ROBOT_CLIPS or ROBOT_MOTIONS) as {clip}
     and {motion}."""
@@ -200,23 +205,20 @@ def train_metric_files(wildcards):
 def report_outputs():
     """Evaluation, videos, plots and report pages (the report's contents)."""
     outputs = ["results/plots/retarget.png"] + expand("results/report/{robot}/retarget_videos.html", robot=ROBOTS)
-    evaluated = {robot: [m for m in motions if motion_policies(config, m)] for robot, motions in ROBOT_MOTIONS.items()}
+    evaluated = motions_where(motion_policies)
     if not any(evaluated.values()):
         return outputs
     outputs += ["results/eval/summary.csv", "results/eval/metrics.json", "results/report/evaluation.html"]
     outputs += per_robot("results/plots/{robot}/{motion}/evaluation.png", evaluated)
     outputs += per_robot("results/report/{robot}/{motion}/videos.html", evaluated)
-    trained = {robot: [m for m in motions if motion_algos(config, m)] for robot, motions in ROBOT_MOTIONS.items()}
-    outputs += per_robot("results/plots/{robot}/{motion}/learning_curves.png", trained)
+    outputs += per_robot("results/plots/{robot}/{motion}/learning_curves.png", motions_where(motion_algos))
     return outputs
 
 
 def all_outputs():
     return (
         per_robot("results/retarget/{robot}/{clip}.npz", ROBOT_CLIPS)
-        + per_robot("results/bc/{robot}/{motion}/policy.params",
-                    {robot: [m for m in motions if motion_needs_bc(config, m)]
-                     for robot, motions in ROBOT_MOTIONS.items()})
+        + per_robot("results/bc/{robot}/{motion}/policy.params", motions_where(motion_needs_bc))
         + per_motion("results/train/{robot}/{motion}/{algo}/seed{seed}/summary.json", motion_algos)
         + export_outputs()
         + report_outputs()
