@@ -222,3 +222,11 @@ def test_a_locomotion_setting_touches_only_the_locomotion_jobs(tmp_path):
     changed, _ = changed_jobs(tmp_path / "noise", lambda config: config["bc"].update(initial_std={"locomotion": 0.1}))
     assert "results/logs/bc/default/trot_speeds.locomotion.log" in changed, changed
     assert not any("trot/" in log or log.endswith("trot.log") for log in changed), changed
+
+
+def test_a_ppo_scratch_setting_touches_only_the_runs_from_scratch(tmp_path):
+    """train.ppo_scratch overrides train.ppo for PPO from scratch alone: PPO from BC and AMP keep their jobs."""
+    changed, added = changed_jobs(tmp_path, lambda config: config["train"].update(
+        ppo_scratch={"initial_std": 0.3, "learning_rate": 0.001}))
+    assert not added
+    assert changed == {"results/logs/train/default/trot/ppo_scratch/seed0.log"}, changed

@@ -91,3 +91,23 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(clip, tmp_path):
         train_ppo(env, env_settings, SETTINGS["policy"], settings, tmp_path, seed=0)
     step, path = checkpoints.latest(tmp_path / "checkpoints")  # the newest checkpoint is a good one
     assert step <= 640 and all_finite(checkpoints.load(path))
+
+
+def test_ppo_from_scratch_with_initial_std_starts_near_zero_actions_with_that_noise(clip, tmp_path):
+    """train.ppo.initial_std: the run's first checkpoint acts close to the zero action with the given noise."""
+    from locomimic.policy import make_networks
+
+    robot = load_robot(REPO / "config" / "robots" / "default.yaml")
+    env_settings = CONFIG["env"] | {"episode_length": 60}
+    env = make_env("imitation", robot, env_settings, [clip])
+    settings = {**CONFIG["train"]["ppo"], **TINY_PPO, "initial_std": 0.2, "num_timesteps": 640, "checkpoint_every": 640}
+    train_ppo(env, env_settings, SETTINGS["policy"], settings, tmp_path, seed=0)
+    step, path = checkpoints.steps(tmp_path / "checkpoints")[0]
+    assert step == 0
+    normalizer, policy, _ = checkpoints.load(path)
+    networks = make_networks(env.observation_size, env.action_size, SETTINGS["policy"])
+    observations = np.random.default_rng(0).normal(size=(64, env.observation_size)).astype(np.float32)
+    distribution = networks.parametric_action_distribution.create_dist(
+        networks.policy_network.apply(normalizer, policy, observations))
+    np.testing.assert_allclose(distribution.scale, 0.2, rtol=1e-5)
+    assert np.abs(distribution.loc).max() < 0.05  # brax's initialisation: about 0.5

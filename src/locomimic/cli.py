@@ -220,8 +220,8 @@ def cmd_train(args) -> None:
 
         env = _imitation_env(args, config)
         initial = _initial_params(args, env, config)
-        result = train_ppo(env, config["env"], config["policy"], train["ppo"] | length, args.out.parent, args.seed,
-                           initial)
+        ppo = train["ppo"] | (train["ppo_scratch"] if args.algo == "ppo_scratch" else {})
+        result = train_ppo(env, config["env"], config["policy"], ppo | length, args.out.parent, args.seed, initial)
     save_policy_params(args.out, result["params"])
     save_csv(args.metrics, result["rows"])
     last = result["rows"][-1] if result["rows"] else {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import jax
 import numpy as np
 from brax.io import model as brax_model
-from brax.training.acme import running_statistics
+from brax.training.acme import running_statistics, specs
 from brax.training.agents.ppo import networks as ppo_networks
 
 from locomimic.errors import LocomimicError
@@ -39,6 +39,47 @@ def network_factory(settings: dict):
             value_hidden_layer_sizes=tuple(settings["value_hidden_layers"]))
 
     return factory
+
+
+def _last_layer(policy_params: dict) -> str:
+    return max(policy_params["params"], key=lambda name: int(name.rsplit("_", 1)[-1]))
+
+
+def with_constant_std(policy_params: dict, action_size: int, std: float, min_std: float = 0.001) -> dict:
+    """Make the tanh-normal head's scale ``std`` everywhere: zero weights, bias ``softplus^-1(std - min_std)``.
+
+    brax's ``NormalTanhDistribution`` computes ``scale = softplus(raw) + min_std`` from the last
+    ``action_size`` outputs of the policy network.
+    """
+    layers = dict(policy_params["params"])
+    last = _last_layer(policy_params)
+    kernel, bias = layers[last]["kernel"], layers[last]["bias"]
+    raw = float(np.log(np.expm1(std - min_std)))
+    layers[last] = {"kernel": kernel.at[:, action_size:].set(0.0), "bias": bias.at[action_size:].set(raw)}
+    return {**policy_params, "params": layers}
+
+
+def fresh_params(observation_size: int, action_size: int, settings: dict, seed: int, initial_std: float,
+                 mean_scale: float = 0.01):
+    """Randomly initialised ``(normalizer, policy, value)`` parameters for PPO from scratch, with a quiet start.
+
+    brax's own initialisation starts the tanh-normal policy with a scale of about 0.7 and a mean that is
+    a random function of the observation (about 0.5 in size): on imitation, where a zero action is a
+    sensible gait (the default pose, or with residual actions the reference tracker), that buries the
+    signal in noise. Here the mean layer's weights are scaled by ``mean_scale`` (the first actions are
+    close to zero; Andrychowicz et al. 2021 recommend 0.01) and the scale starts at ``initial_std``
+    everywhere, as PPO from BC starts (``bc.initial_std``).
+    """
+    networks = make_networks(observation_size, action_size, settings)
+    policy_key, value_key = jax.random.split(jax.random.PRNGKey(seed))
+    policy = networks.policy_network.init(policy_key)
+    layers = dict(policy["params"])
+    last = _last_layer(policy)
+    kernel = layers[last]["kernel"]
+    layers[last] = {**layers[last], "kernel": kernel.at[:, :action_size].multiply(mean_scale)}
+    policy = with_constant_std({**policy, "params": layers}, action_size, initial_std)
+    normalizer = running_statistics.init_state(specs.Array((observation_size,), np.dtype("float32")))
+    return normalizer, policy, networks.value_network.init(value_key)
 
 
 def make_inference_fn(observation_size: int, action_size: int, settings: dict):

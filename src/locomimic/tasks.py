@@ -47,10 +47,11 @@ def motion_needs_bc(config: dict, motion: str) -> bool:
     return "bc" in motion_baselines(config, motion) or "ppo" in motion_algos(config, motion)
 
 
-def job_settings(config: dict, sections: tuple[str, ...], task: str = "imitation") -> dict:
+def job_settings(config: dict, sections: tuple[str, ...], task: str = "imitation", algo: str | None = None) -> dict:
     """The ``sections`` of ``config`` a job of ``task`` reads: ``env`` without the other task's
-    settings, ``train`` without the AMP settings for an imitation run, ``bc.initial_std`` of its own
-    task only, and none of the settings that only decide which jobs exist."""
+    settings, ``train`` without the AMP settings for an imitation run and without ``ppo_scratch`` for
+    any other ``algo`` than PPO from scratch, ``bc.initial_std`` of its own task only, and none of the
+    settings that only decide which jobs exist."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
     settings = {}
@@ -62,6 +63,8 @@ def job_settings(config: dict, sections: tuple[str, ...], task: str = "imitation
                 dropped.add("locomotion" if task == "imitation" else "imitation")
             if name == "train" and task == "imitation":
                 dropped.add("amp")
+            if name == "train" and algo != "ppo_scratch":
+                dropped.add("ppo_scratch")
             section = {key: value for key, value in section.items() if key not in dropped}
             if name == "bc" and isinstance(section.get("initial_std"), dict):  # each task's BC its own noise
                 section["initial_std"] = {task: section["initial_std"][task]}

@@ -115,15 +115,20 @@ def train_init(wildcards):
     return {"ppo": f"{bc}/policy.params", "amp": f"{bc}/locomotion/policy.params"}.get(wildcards.algo, [])
 
 
-def stage_settings(*sections, task="imitation"):
-    """The config sections a job of ``task`` reads (locomimic.tasks.job_settings), as JSON for its
-    --settings; Snakemake reruns a job when they change, and only then."""
-    return as_json(job_settings(config, sections, task))
+def stage_settings(*sections, task="imitation", algo=None):
+    """The config sections a job of ``task`` (and ``algo``) reads (locomimic.tasks.job_settings), as JSON
+    for its --settings; Snakemake reruns a job when they change, and only then."""
+    return as_json(job_settings(config, sections, task, algo))
 
 
 def algo_settings(*sections):
     """stage_settings for a job whose task follows its ``algo`` or ``policy`` wildcard (train, evaluate)."""
-    return lambda wildcards: stage_settings(*sections, task=algo_task(wildcards.get("algo", wildcards.get("policy"))))
+
+    def settings(wildcards):
+        algo = wildcards.get("algo", wildcards.get("policy"))
+        return stage_settings(*sections, task=algo_task(algo), algo=algo)
+
+    return settings
 
 
 def as_json(value):

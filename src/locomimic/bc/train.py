@@ -26,7 +26,7 @@ import optax
 from brax.training.acme import running_statistics, specs
 
 from locomimic.demos import DemoDataset
-from locomimic.policy import make_networks
+from locomimic.policy import make_networks, with_constant_std
 from locomimic.progress import Progress
 
 log = logging.getLogger("locomimic")
@@ -68,20 +68,6 @@ def r_squared(predicted: np.ndarray, target: np.ndarray) -> float:
     residual = np.sum((target - predicted) ** 2)
     total = np.sum((target - target.mean(axis=0)) ** 2)
     return float(1.0 - residual / max(total, 1e-12))
-
-
-def with_constant_std(policy_params: dict, action_size: int, std: float, min_std: float = 0.001) -> dict:
-    """Make the tanh-normal head's scale ``std`` everywhere: zero weights, bias ``softplus^-1(std - min_std)``.
-
-    brax's ``NormalTanhDistribution`` computes ``scale = softplus(raw) + min_std`` from the last
-    ``action_size`` outputs of the policy network.
-    """
-    layers = dict(policy_params["params"])
-    last = max(layers, key=lambda name: int(name.rsplit("_", 1)[-1]))
-    kernel, bias = layers[last]["kernel"], layers[last]["bias"]
-    raw = float(np.log(np.expm1(std - min_std)))
-    layers[last] = {"kernel": kernel.at[:, action_size:].set(0.0), "bias": bias.at[action_size:].set(raw)}
-    return {**policy_params, "params": layers}
 
 
 def fit_normalizer(observations) -> running_statistics.RunningStatisticsState:

@@ -17,7 +17,7 @@ from brax.training.agents.ppo import train as brax_ppo
 from mujoco_playground import wrapper
 
 from locomimic.envs.randomize import randomization_fn
-from locomimic.policy import network_factory
+from locomimic.policy import fresh_params, network_factory
 from locomimic.train.run import TrainingRun, params_digest, run_shape
 
 log = logging.getLogger("locomimic")
@@ -29,7 +29,13 @@ BRAX_PPO_SETTINGS = ("num_envs", "unroll_length", "batch_size", "num_minibatches
 
 def train_ppo(env, env_settings: dict, policy_settings: dict, settings: dict, run_dir: Path, seed: int,
               initial_params=None) -> dict:
-    """Train (or resume) one PPO run in ``run_dir``; returns the final parameters and a summary."""
+    """Train (or resume) one PPO run in ``run_dir``; returns the final parameters and a summary.
+
+    From scratch (no ``initial_params``) with ``settings["initial_std"]`` set (``train.ppo_scratch``),
+    the run starts from :func:`~locomimic.policy.fresh_params` instead of brax's own initialisation."""
+    if initial_params is None and settings.get("initial_std") is not None:
+        initial_params = fresh_params(int(env.observation_size), env.action_size, policy_settings, seed,
+                                      settings["initial_std"])
     run = TrainingRun(run_dir, settings["num_timesteps"], env_settings, policy_settings, run_shape(settings), seed,
                       None if initial_params is None else params_digest(initial_params), tracking=settings.get("tracking"))
     restore = run.resumed if run.resumed is not None else initial_params
