@@ -117,13 +117,10 @@ def write_config(tmp_path, text: str):
         ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\n"
          "demos: {expert: policy, policy_path: nosuch.params}\n",
          "demos.policy_path: the demonstrations' expert policy: no such file nosuch.params"),
-        ("robots: [default]\nclips:\n  trot: {source: gait, gait: {pattern: trot}}\n"
-         "motions:\n  walk: {clips: [trot], algos: [ppo, amp]}\nenv: {imitation: {action_origin: reference}}\n",
-         "env.imitation.action_origin: motion 'walk' trains amp, which starts from BC of the imitation demonstrations"),
     ],
     ids=["unknown-robot", "negative-speed", "wrong-type", "bad-enum", "missing-path", "out-of-range", "typo", "scalar-for-mapping",
          "motion-unknown-clip", "no-clips", "clip-file-missing", "clip-path-directory", "ppo-batch",
-         "command-range", "command-half-range", "expert-file-missing", "amp-with-residual-actions"],
+         "command-range", "command-half-range", "expert-file-missing"],
 )
 def test_bad_config_stops_the_workflow_before_any_job(tmp_path, config, message):
     """The workflow and ``check-config`` reject the same configs with the same line (locomimic.preflight)."""

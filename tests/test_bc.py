@@ -89,7 +89,7 @@ def test_demos_label_each_sample_with_the_command_its_clip_answers(env, demos):
 @pytest.mark.slow
 def test_locomotion_bc_learns_the_gait_from_the_same_demos(env, demos):
     locomotion = make_env("locomotion", env.robot, CONFIG["env"], reference=env.reference)
-    data = locomotion_demos(load_demos(demos[0]), locomotion.proprioception_size)
+    data = locomotion_demos(load_demos(demos[0]), locomotion.proprioception_terms())
     assert data.observations.shape == (16 * 60, locomotion.observation_size)
     # The cut is what the locomotion task observes: its proprioception of the same state, then the command.
     state = env.reset(jax.random.PRNGKey(0))
@@ -107,6 +107,29 @@ def test_locomotion_bc_learns_the_gait_from_the_same_demos(env, demos):
     normalizer = result.params[0]
     np.testing.assert_allclose(normalizer.mean[-3:], env.reference.mean_command, atol=1e-6)
     np.testing.assert_allclose(normalizer.std[-3:], [0.4 / np.sqrt(12), 1.0, 1.0], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_residual_demos_reach_locomotion_bc_as_default_pose_actions(env, trot_clip):
+    """With env.imitation.action_origin: reference the tracker's actions are zero corrections to the clip;
+    cut for locomotion BC they must be the same PD targets about the default pose, in the labels and in
+    the last action the observation holds: the cut of the same rollout with default-pose actions. (An
+    action scale of 1 keeps the trot's targets within the default-pose actions' [-1, 1], where both
+    rollouts are the same physics.)"""
+    settings = {**CONFIG["env"], "episode_length": 100, "action_scale": 1.0}
+    cuts = []
+    for origin in ("default_pose", "reference"):
+        imitation = {**settings["imitation"], "action_origin": origin}
+        task = make_env("imitation", env.robot, {**settings, "imitation": imitation}, [trot_clip])
+        dataset, _ = generate_demos(task, reference_tracker(task), settings,
+                                    {"num_envs": 4, "steps": 12, "action_noise": 0.05}, seed=3)
+        cuts.append((dataset, locomotion_demos(dataset, task.proprioception_terms())))
+    (default_pose, default_cut), (corrections, residual_cut) = cuts
+    np.testing.assert_array_equal(default_pose.action_origins, 0.0)
+    np.testing.assert_array_equal(corrections.actions, 0.0)  # the tracker about the reference
+    assert np.abs(corrections.action_origins).max() > 0.3  # the clip's poses, away from the default
+    np.testing.assert_allclose(residual_cut.actions, default_cut.actions, atol=1e-5)
+    np.testing.assert_allclose(residual_cut.observations, default_cut.observations, atol=1e-4)
 
 
 def test_bc_imitates_the_expert(bc):
@@ -191,8 +214,10 @@ def corrupt(path, tmp_path, **changes):
          "bad.npz: rewards: non-finite value (NaN or inf) at sample 5"),
         ({"observations": lambda o: np.where(np.arange(len(o))[:, None] == 7, np.inf, o).astype(np.float32)},
          "bad.npz: observations: non-finite value (NaN or inf) at sample 7"),
+        ({"action_origins": lambda a: a[:, :-1]}, "bad.npz: action_origins: shape (960, 11) does not match the "
+                                                  "actions' (960, 12)"),
     ],
-    ids=["mismatched-shapes", "nan-reward", "inf-observation"],
+    ids=["mismatched-shapes", "nan-reward", "inf-observation", "action-origins-of-other-actions"],
 )
 def test_bad_demonstration_file(demos, tmp_path, changes, message):
     with pytest.raises(LocomimicError) as error:

@@ -147,7 +147,7 @@ def cmd_bc(args) -> None:
     data = load_demos(args.demos)
     if args.task == "locomotion":
         env, eval_settings, commands = _locomotion_bc_env(args, config)
-        data = locomotion_demos(data, env.proprioception_size)
+        data = locomotion_demos(data, env.proprioception_terms())
         normalizer_fn = command_normalizer(*commands)
     else:
         env, eval_settings = _imitation_env(args, config), config["env"]

@@ -22,7 +22,6 @@ from locomimic.config import (REPO_ROOT, field_path, field_source, load_yaml, ro
 from locomimic.errors import LocomimicError
 from locomimic.motion.clip import HUMAN_ARMS, SKELETONS, human_legs, quadruped_legs, robot_skeleton, skeleton_of
 from locomimic.robots import load_robot
-from locomimic.tasks import motion_algos
 
 
 def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: Path = REPO_ROOT,
@@ -73,22 +72,7 @@ def check_run(layers: list[tuple[str, Any]], config: dict | None = None, root: P
             raise LocomimicError(field_source(layers, field), f"motion {motion!r} mixes {' and '.join(mixed)} clips: "
                                  "a motion is learnt by one robot, so its clips are of one skeleton",
                                  location=field_path(field))
-    _check_amp_actions(config, layers)
     return config
-
-
-def _check_amp_actions(config: dict, layers) -> None:
-    """Refuse AMP beside residual imitation actions: AMP starts from BC of the imitation demonstrations,
-    whose actions would then be corrections about the reference, while the locomotion task acts about
-    the default pose; the cloned policy would act on the wrong targets."""
-    field = ["env", "imitation", "action_origin"]
-    amp = [motion for motion in config["motions"] if "amp" in motion_algos(config, motion)]
-    if config["env"]["imitation"]["action_origin"] == "reference" and amp:
-        raise LocomimicError(field_source(layers, field), f"motion {amp[0]!r} trains amp, which starts from BC of the "
-                             "imitation demonstrations; with action_origin reference their actions are corrections "
-                             "about the reference, not the default-pose actions of the locomotion task: train AMP "
-                             "in a config with action_origin default_pose, or drop amp from its algos",
-                             location=field_path(field))
 
 
 # The robot keypoints each kind of clip is retargeted by (checking the robot's feet on the way).

@@ -9,6 +9,11 @@ parts they are a locomotion dataset, and the phase the imitation policy was told
 the joint angles and velocities (validation R^2 about 0.998 on the default trot). AMP then starts
 from that policy and only has to learn to start from standing and to follow other commands.
 
+When the imitation task acts about the reference (``env.imitation.action_origin: reference``), its
+actions are corrections to the clip's next pose; the locomotion task acts about the default pose. The
+labels and the last action in the observation are turned into the default-pose actions with the same
+PD targets (``DemoDataset.action_origins``), clipped to [-1, 1] as the locomotion task's actions are.
+
 The demonstrations hold one command per clip, so their command columns barely vary; a normaliser
 fitted on them would divide the command by brax's minimum std (1e-6) and hand AMP a policy that
 saturates on its first command off the clip's own. The command part of the normaliser is set from
@@ -29,10 +34,26 @@ from locomimic.envs.rollout import rollout
 from locomimic.evaluate.metrics import first_episode_mask
 
 
-def locomotion_demos(data: DemoDataset, proprioception_size: int) -> DemoDataset:
-    """The demonstrations as the locomotion task observes them: proprioception, then the command."""
-    observations = np.concatenate([data.observations[:, :proprioception_size], data.commands], axis=1)
-    return dataclasses.replace(data, observations=observations.astype(np.float32))
+def locomotion_demos(data: DemoDataset, proprioception_terms: list[tuple[str, int]]) -> DemoDataset:
+    """The demonstrations as the locomotion task observes and acts: proprioception (last action about
+    the default pose), then the command; actions about the default pose.
+
+    ``proprioception_terms`` is the locomotion env's :meth:`~locomimic.envs.base.QuadrupedEnv.proprioception_terms`.
+    """
+    names = [name for name, _ in proprioception_terms]
+    ends = np.cumsum([size for _, size in proprioception_terms])
+    last = names.index("last_action")
+    last_action = slice(ends[last - 1] if last else 0, ends[last])
+    proprioception = data.observations[:, :ends[-1]].copy()
+    # The last action in sample k was executed at k - 1 (zero at an episode's first sample, as at a reset).
+    previous_origins = np.concatenate([np.zeros_like(data.action_origins[:1]), data.action_origins[:-1]])
+    continuing = np.concatenate([[False], data.episode_ids[1:] == data.episode_ids[:-1]])
+    proprioception[:, last_action] = np.where(
+        continuing[:, None], np.clip(proprioception[:, last_action] + previous_origins, -1.0, 1.0),
+        proprioception[:, last_action])
+    observations = np.concatenate([proprioception, data.commands], axis=1)
+    actions = np.clip(data.actions + data.action_origins, -1.0, 1.0)
+    return dataclasses.replace(data, observations=observations.astype(np.float32), actions=actions.astype(np.float32))
 
 
 def command_normalizer(command_low, command_high):

@@ -5,8 +5,10 @@ The recorded action is the expert's clean action (the label BC learns); the exec
 Gaussian noise so the dataset covers states slightly off the expert's path, from which the expert's
 answer shows how to come back (the DART recipe).
 
-Each sample also carries the velocity command its clip answers (``ReferenceMotion.commands``), so the
-same demonstrations can teach a command-following locomotion policy (:mod:`locomimic.bc.locomotion`).
+Each sample also carries the velocity command its clip answers (``ReferenceMotion.commands``) and the
+default-pose action its zero action stood for (``action_origins``: zero unless the imitation task acts
+about the reference, ``env.imitation.action_origin``), so the same demonstrations can teach a
+command-following locomotion policy, which acts about the default pose (:mod:`locomimic.bc.locomotion`).
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import jax
+import jax.numpy as jp
 import numpy as np
 
 from locomimic.envs.rollout import rollout
 from locomimic.errors import LocomimicError
 from locomimic.io import load_npz, save_npz
 
-FIELDS = ("observations", "actions", "rewards", "dones", "episode_ids", "commands")
+FIELDS = ("observations", "actions", "rewards", "dones", "episode_ids", "commands", "action_origins")
 
 
 @dataclass
 class DemoDataset:
-    """Flat arrays, episode after episode: ``observations [N, obs]``, ``actions [N, act]``, ``commands [N, 3]`` ..."""
+    """Flat arrays, episode after episode: ``observations [N, obs]``, ``actions [N, act]``, ``commands [N, 3]``,
+    ``action_origins [N, act]`` (``actions + action_origins`` are the same PD targets about the default pose) ..."""
 
     observations: np.ndarray
     actions: np.ndarray
@@ -33,6 +38,7 @@ class DemoDataset:
     dones: np.ndarray
     episode_ids: np.ndarray
     commands: np.ndarray
+    action_origins: np.ndarray
     failures: np.ndarray
 
     def save(self, path: Path) -> None:
@@ -45,11 +51,13 @@ def load_demos(path: str | Path) -> DemoDataset:
     arrays = load_npz(path, "demonstration file")
     missing = [f for f in FIELDS if f not in arrays]
     if missing:
-        raise LocomimicError(path, f"missing field(s) {', '.join(missing)}; expected {', '.join(FIELDS)}")
+        raise LocomimicError(path, f"missing field(s) {', '.join(missing)}; expected {', '.join(FIELDS)} "
+                             "(a file from an older locomimic: generate the demonstrations again)")
     n = len(arrays["observations"])
     if n == 0:
         raise LocomimicError(path, "no samples", location="observations")
-    expected_ndim = {"observations": 2, "actions": 2, "rewards": 1, "dones": 1, "episode_ids": 1, "commands": 2}
+    expected_ndim = {"observations": 2, "actions": 2, "rewards": 1, "dones": 1, "episode_ids": 1, "commands": 2,
+                     "action_origins": 2}
     for name, ndim in expected_ndim.items():
         array = arrays[name]
         if array.ndim != ndim or len(array) != n:
@@ -58,6 +66,9 @@ def load_demos(path: str | Path) -> DemoDataset:
         if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
             row = int(np.argwhere(~np.isfinite(array))[0][0])
             raise LocomimicError(path, f"non-finite value (NaN or inf) at sample {row}", location=name)
+    if arrays["action_origins"].shape != arrays["actions"].shape:
+        raise LocomimicError(path, f"shape {arrays['action_origins'].shape} does not match the actions' "
+                             f"{arrays['actions'].shape}", location="action_origins")
     failures = arrays.get("failures", np.zeros(n, dtype=bool))
     return DemoDataset(**{f: arrays[f] for f in FIELDS}, failures=failures)
 
@@ -105,7 +116,10 @@ def generate_demos(env, act, env_settings: dict, demo_settings: dict, seed: int)
     """Roll the expert out and flatten the record episode by episode."""
     record = rollout(env, act, env_settings, demo_settings["num_envs"], demo_settings["steps"], seed,
                      demo_settings["action_noise"], label="demos",
-                     record_fn=lambda state, action, next_state: {"commands": env.clip_command(state.info)})
+                     record_fn=lambda state, action, next_state: {
+                         "commands": env.clip_command(state.info),
+                         # rollouts reset fully, so state.info is the info this step acts on
+                         "action_origins": jax.vmap(env.default_pose_action)(jp.zeros_like(action), state.info)})
     dones = record["dones"].astype(bool)
     # Episode ids: one counter per environment, offset so ids are unique and increase along the file.
     local = np.concatenate([np.zeros((len(dones), 1), int), np.cumsum(dones[:, :-1], axis=1)], axis=1)
@@ -118,6 +132,7 @@ def generate_demos(env, act, env_settings: dict, demo_settings: dict, seed: int)
         dones=flat["dones"].astype(bool),
         episode_ids=(local + offsets[:, None]).reshape(-1),
         commands=flat["commands"].astype(np.float32),
+        action_origins=flat["action_origins"].astype(np.float32),
         failures=flat["failures"].astype(bool),
     )
     summary = episode_summary(dones, record["rewards"], record["failures"].astype(bool), record["falls"].astype(bool))

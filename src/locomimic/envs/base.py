@@ -144,6 +144,11 @@ class QuadrupedEnv(mjx_env.MjxEnv):
         """Inverse of :meth:`joint_targets` (for experts that think in joint angles)."""
         return (targets - self.zero_action_targets(info)) / self._config.action_scale
 
+    def default_pose_action(self, action: jax.Array, info: dict[str, Any]) -> jax.Array:
+        """The action about the default pose (the locomotion task's) with the same PD targets as ``action``
+        here: ``action`` itself unless this task acts about another origin (residual imitation)."""
+        return (self.joint_targets(action, info) - self._default_joints) / self._config.action_scale
+
     def physics_step(self, data: mjx.Data, targets: jax.Array, info: dict[str, Any]) -> mjx.Data:
         """Advance one control step: ``n_substeps`` physics steps under the PD law."""
         kp = self._kp * info["kp_scale"]
