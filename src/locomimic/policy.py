@@ -59,6 +59,11 @@ def with_constant_std(policy_params: dict, action_size: int, std: float, min_std
     return {**policy_params, "params": layers}
 
 
+def empty_normalizer(size: int) -> running_statistics.RunningStatisticsState:
+    """brax's running observation statistics for ``size`` inputs, before any observation (mean 0, std 1)."""
+    return running_statistics.init_state(specs.Array((size,), np.dtype("float32")))
+
+
 def fresh_params(observation_size: int, action_size: int, settings: dict, seed: int, initial_std: float,
                  mean_scale: float = 0.01):
     """Randomly initialised ``(normalizer, policy, value)`` parameters for PPO from scratch, with a quiet start.
@@ -78,8 +83,7 @@ def fresh_params(observation_size: int, action_size: int, settings: dict, seed: 
     kernel = layers[last]["kernel"]
     layers[last] = {**layers[last], "kernel": kernel.at[:, :action_size].multiply(mean_scale)}
     policy = with_constant_std({**policy, "params": layers}, action_size, initial_std)
-    normalizer = running_statistics.init_state(specs.Array((observation_size,), np.dtype("float32")))
-    return normalizer, policy, networks.value_network.init(value_key)
+    return empty_normalizer(observation_size), policy, networks.value_network.init(value_key)
 
 
 def make_inference_fn(observation_size: int, action_size: int, settings: dict):

@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jp
 import numpy as np
 import optax
-from brax.training.acme import running_statistics, specs
+from brax.training.acme import running_statistics
 
 from locomimic.demos import DemoDataset
-from locomimic.policy import make_networks, with_constant_std
+from locomimic.policy import empty_normalizer, make_networks, with_constant_std
 from locomimic.progress import Progress
 
 log = logging.getLogger("locomimic")
@@ -72,8 +72,7 @@ def r_squared(predicted: np.ndarray, target: np.ndarray) -> float:
 
 def fit_normalizer(observations) -> running_statistics.RunningStatisticsState:
     """brax's observation normaliser, fitted on ``observations`` (one batch of ``[N, obs]``)."""
-    normalizer = running_statistics.init_state(specs.Array((observations.shape[1],), jp.dtype("float32")))
-    return running_statistics.update(normalizer, jp.asarray(observations))
+    return running_statistics.update(empty_normalizer(observations.shape[1]), jp.asarray(observations))
 
 
 def train_bc(data: DemoDataset, policy_settings: dict, settings: dict, seed: int, initial_std: float,

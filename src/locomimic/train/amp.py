@@ -36,7 +36,7 @@ import jax.numpy as jp
 import numpy as np
 import optax
 from brax.training import acting, gradients, types
-from brax.training.acme import running_statistics, specs
+from brax.training.acme import running_statistics
 from brax.training.agents.ppo import losses as ppo_losses
 from brax.training.agents.ppo import networks as ppo_networks
 
@@ -44,7 +44,7 @@ from locomimic.envs import make_training_env
 from locomimic.envs import motion_features
 from locomimic.envs.locomotion import pin_command_statistics
 from locomimic.envs.motion_features import ReferenceHistories
-from locomimic.policy import make_networks
+from locomimic.policy import empty_normalizer, make_networks
 from locomimic.train import discriminator as disc_lib
 from locomimic.train.run import TrainingRun, params_digest, run_shape
 
@@ -114,7 +114,7 @@ def train_amp(env, reference, env_settings: dict, policy_settings: dict, setting
         if initial_params is not None:
             normalizer, policy_params, _ = initial_params
         else:
-            normalizer = running_statistics.init_state(specs.Array((env.observation_size,), jp.dtype("float32")))
+            normalizer = empty_normalizer(env.observation_size)
             policy_params = networks.policy_network.init(key_policy)
         params = ppo_losses.PPONetworkParams(policy=policy_params, value=networks.value_network.init(key_value))
         disc = disc_lib.init_state(module, key_disc, history * feature_size)

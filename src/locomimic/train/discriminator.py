@@ -21,7 +21,9 @@ import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jp
-from brax.training.acme import running_statistics, specs
+from brax.training.acme import running_statistics
+
+from locomimic.policy import empty_normalizer
 
 
 class Discriminator(nn.Module):
@@ -44,7 +46,7 @@ class DiscriminatorState:
 
 def init_state(module: Discriminator, key: jax.Array, input_size: int) -> DiscriminatorState:
     params = module.init(key, jp.zeros((1, input_size)))
-    return DiscriminatorState(params, running_statistics.init_state(specs.Array((input_size,), jp.dtype("float32"))))
+    return DiscriminatorState(params, empty_normalizer(input_size))
 
 
 def logits(module: Discriminator, params: dict, normalizer, histories: jax.Array) -> jax.Array:
